@@ -1,0 +1,96 @@
+"""The ``broadsheet`` command: thin wrappers over the Python API.
+
+Every failure the user can fix ends as one line on stderr and exit status 1
+(2 for a bad command line), never a traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from broadsheet import __version__, dataset, ingest, params
+from broadsheet.errors import BroadsheetError
+from broadsheet.output import dumps_json, write_json
+
+
+def main(argv: list[str] | None = None) -> None:
+    try:
+        cli.main(args=argv, prog_name="broadsheet", standalone_mode=False)
+    except click.exceptions.Exit as e:
+        sys.exit(e.exit_code)
+    except click.Abort:
+        click.echo("broadsheet: aborted", err=True)
+        sys.exit(130)
+    except click.ClickException as e:
+        click.echo(f"broadsheet: error: {e.format_message()}", err=True)
+        sys.exit(2)
+    except BroadsheetError as e:
+        click.echo(f"broadsheet: error: {e}", err=True)
+        sys.exit(1)
+    except OSError as e:
+        where = f" {e.filename}" if e.filename else ""
+        click.echo(f"broadsheet: error:{where} {e.strerror or e}", err=True)
+        sys.exit(1)
+
+
+params_option = click.option(
+    "--params",
+    "params_path",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="params.yaml to read settings from (default: built-in defaults).",
+)
+quiet_option = click.option("--quiet", "-q", is_flag=True, help="No progress bar, no summary.")
+metrics_option = click.option(
+    "--metrics",
+    "metrics_path",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Also write the metrics JSON here (a git-tracked file for `dvc metrics`).",
+)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="broadsheet")
+def cli() -> None:
+    """Turn raw news articles into a versioned Hugging Face corpus."""
+
+
+@cli.command()
+@click.argument("src", nargs=-1, required=True, type=click.Path(file_okay=True, dir_okay=True))
+@click.option("--out", required=True, type=click.Path(file_okay=False), help="Output folder (replaced whole).")
+@click.option("--workers", type=click.IntRange(min=1), default=None, help="Worker processes (default: all cores).")
+@params_option
+@metrics_option
+@quiet_option
+def normalize(src, out, workers, params_path, metrics_path, quiet):
+    """Parse and normalise every file under SRC into Parquet shards, a rejects table and metrics."""
+    settings = params.load(params_path).normalize
+    metrics = ingest.run(list(src), out, settings, workers=workers, progress=not quiet)
+    _report(metrics, metrics_path, quiet)
+
+
+@cli.command(name="publish")
+@click.argument("normalized", type=click.Path(file_okay=False))
+@click.option("--out", required=True, type=click.Path(file_okay=False), help="Dataset folder (replaced whole).")
+@params_option
+@metrics_option
+@quiet_option
+def publish_command(normalized, out, params_path, metrics_path, quiet):
+    """Write the save_to_disk layout of a train/validation/test DatasetDict and its card."""
+    metrics = dataset.run(normalized, out, params.load(params_path).publish, progress=not quiet)
+    _report(metrics, metrics_path, quiet)
+
+
+def _report(metrics: dict, metrics_path: str | None, quiet: bool) -> None:
+    if metrics_path:
+        try:
+            Path(metrics_path).parent.mkdir(parents=True, exist_ok=True)
+            write_json(metrics_path, metrics)
+        except OSError as e:
+            raise BroadsheetError(f"cannot write metrics file {metrics_path}: {e.strerror or e}") from None
+    if not quiet:
+        click.echo(dumps_json(metrics), nl=False)

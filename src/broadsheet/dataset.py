@@ -1,0 +1,155 @@
+"""The publish stage: normalised shards -> a ``DatasetDict`` in the ``save_to_disk`` layout.
+
+Rows keep source order; each goes to the split its id hashes to; each split is
+cut into content-defined shards (``data-0000i-of-0000N.arrow``). The files
+``datasets`` reads (``dataset_dict.json``, ``state.json``,
+``dataset_info.json``) are written here, with a fingerprint derived from the
+shards' bytes, so nothing in the output depends on paths, times or machines.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from broadsheet import card, schema
+from broadsheet.errors import BroadsheetError
+from broadsheet.output import atomic_dir, write_json
+from broadsheet.params import SPLITS, PublishParams
+from broadsheet.shards import ShardWriter
+from broadsheet.split import split_of
+
+READ_BATCH_ROWS = 4096
+
+
+def normalized_shards(folder: str | Path) -> list[Path]:
+    """The Parquet shards of a complete normalize output, in order; a one-line error for anything else."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise BroadsheetError(f"normalized folder {folder} does not exist (run broadsheet normalize first)")
+    if not (folder / "metrics.json").is_file() or not (folder / "data").is_dir():
+        raise BroadsheetError(f"{folder} is not a complete normalize output (no metrics.json or data/)")
+    paths = sorted((folder / "data").glob("part-*.parquet"))
+    expected = schema.document()
+    for path in paths:
+        try:
+            found = pq.read_schema(path)
+        except (OSError, pa.ArrowException) as e:
+            raise BroadsheetError(f"{path} is not a readable Parquet file: {e}") from None
+        if not found.equals(expected.arrow, check_metadata=False):
+            version = (found.metadata or {}).get(b"broadsheet.schema", b"unknown").decode()
+            raise BroadsheetError(
+                f"{path} has schema {version}, not {expected.name}.v{expected.version}: run broadsheet normalize again"
+            )
+    return paths
+
+
+def _hf_schema(doc: schema.Schema, features) -> pa.Schema:
+    hf = json.dumps({"info": {"features": features.to_dict()}}, sort_keys=True)
+    return doc.arrow.with_metadata({**doc.arrow.metadata, b"huggingface": hf.encode()})
+
+
+def _arrow_writer(folder: Path, arrow_schema: pa.Schema):
+    def write(table: pa.Table, index: int) -> Path:
+        path = folder / f"part-{index:05d}.arrow"
+        with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_stream(sink, arrow_schema) as stream:
+            table = table.replace_schema_metadata(arrow_schema.metadata)
+            # A stream with no batch loads as a column of zero chunks, which ``datasets`` cannot cast.
+            stream.write_batch(table.to_batches()[0] if table.num_rows else pa.RecordBatch.from_pylist([], arrow_schema))
+        return path
+
+    return write
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _finish_split(folder: Path, writer: ShardWriter, arrow_schema: pa.Schema) -> tuple[list[Path], list[int]]:
+    """Close the split's shards (one empty shard for an empty split: ``datasets`` cannot load zero files), name them."""
+    parts = writer.close()
+    if not parts:
+        parts = [writer.write(arrow_schema.empty_table(), 0)]
+    lengths, final = [], []
+    for i, part in enumerate(parts):
+        with pa.memory_map(str(part)) as source:
+            lengths.append(pa.ipc.open_stream(source).read_all().num_rows)
+        target = folder / f"data-{i:05d}-of-{len(parts):05d}.arrow"
+        part.rename(target)
+        final.append(target)
+    return final, lengths
+
+
+def _state(split: str, files: list[Path]) -> dict:
+    digest = hashlib.sha256("".join(_sha256(p) for p in files).encode()).hexdigest()
+    return {
+        "_data_files": [{"filename": p.name} for p in files],
+        "_fingerprint": digest[:16],
+        "_format_columns": None,
+        "_format_kwargs": {},
+        "_format_type": None,
+        "_output_all_columns": False,
+        "_split": split,
+    }
+
+
+def run(normalized: str | Path, out: str | Path, params: PublishParams | None = None, progress: bool = True) -> dict:
+    """Publish the normalize output ``normalized`` into ``out``; return the metrics (also in ``out/metrics.json``)."""
+    from datasets import DatasetInfo, SplitDict, SplitInfo
+    from datasets.utils.py_utils import asdict
+    from tqdm.auto import tqdm
+
+    params = params or PublishParams()
+    paths = normalized_shards(normalized)
+    doc = schema.document()
+    features = doc.features()
+    arrow_schema = _hf_schema(doc, features)
+    with atomic_dir(out) as folder:
+        writers = {}
+        for split in SPLITS:
+            (folder / split).mkdir()
+            writers[split] = ShardWriter(doc, params.shard_rows, _arrow_writer(folder / split, arrow_schema))
+        for path in tqdm(paths, unit="shard", desc="publish", disable=None if progress else True):
+            for batch in pq.ParquetFile(path).iter_batches(batch_size=READ_BATCH_ROWS):
+                batch = pa.RecordBatch.from_arrays(batch.columns, schema=doc.arrow)
+                assigned = pa.array([split_of(i, params.splits) for i in batch.column("id").to_pylist()])
+                for split in SPLITS:
+                    part = batch.filter(pc.equal(assigned, split))
+                    if part.num_rows:
+                        writers[split].add(part)
+        split_dict = SplitDict()
+        states = {}
+        for split in SPLITS:
+            files, lengths = _finish_split(folder / split, writers[split], arrow_schema)
+            num_bytes = sum(p.stat().st_size for p in files)
+            split_dict.add(SplitInfo(name=split, num_bytes=num_bytes, num_examples=sum(lengths), shard_lengths=lengths))
+            states[split] = _state(split, files)
+        info = DatasetInfo(
+            description=params.card.description,
+            citation=params.card.citation,
+            homepage=params.card.homepage,
+            license=params.card.license,
+            features=features,
+            splits=split_dict,
+            dataset_size=sum(s.num_bytes for s in split_dict.values()),
+        )
+        for split in SPLITS:
+            write_json(folder / split / "state.json", states[split])
+            write_json(folder / split / "dataset_info.json", asdict(info))
+        write_json(folder / "dataset_dict.json", {"splits": list(SPLITS)})
+        metrics = {
+            "documents": sum(s.num_examples for s in split_dict.values()),
+            "splits": {s.name: {"rows": s.num_examples, "bytes": s.num_bytes, "shards": len(s.shard_lengths)} for s in split_dict.values()},
+        }
+        write_json(folder / "metrics.json", metrics)
+        (folder / "README.md").write_text(card.render(info, params.card, metrics, doc), encoding="utf-8")
+    return metrics

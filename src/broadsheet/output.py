@@ -1,0 +1,50 @@
+"""Writing outputs crash-safely and byte-deterministically."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from broadsheet.errors import BroadsheetError
+
+
+@contextmanager
+def atomic_dir(final: str | Path) -> Iterator[Path]:
+    """Yield an empty sibling folder; on success it replaces ``final`` by rename, on failure it is removed.
+
+    A run killed at any point leaves the previous ``final`` whole, or (for the
+    instant between two renames) no ``final`` at all; never a half-written one.
+    """
+    final = Path(final)
+    partial = final.with_name(f".{final.name}.broadsheet-partial")
+    old = final.with_name(f".{final.name}.broadsheet-old")
+    try:
+        final.parent.mkdir(parents=True, exist_ok=True)
+        for leftover in (partial, old):  # from a run that was killed
+            if leftover.exists():
+                shutil.rmtree(leftover)
+        partial.mkdir()
+    except OSError as e:
+        raise BroadsheetError(f"cannot write output folder {final}: {e.strerror or e}") from None
+    try:
+        yield partial
+        if final.exists():
+            os.rename(final, old)
+        os.rename(partial, final)
+    except BaseException:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def dumps_json(obj) -> str:
+    """Canonical JSON text: sorted keys, two-space indent, UTF-8, final newline."""
+    return json.dumps(obj, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def write_json(path: str | Path, obj) -> None:
+    Path(path).write_text(dumps_json(obj), encoding="utf-8")

@@ -1,0 +1,148 @@
+"""Typed settings of each stage, read from ``params.yaml``.
+
+Every knob lives in ``params.yaml`` (DVC tracks it); this module gives each
+stage a frozen dataclass and refuses unknown keys and ill-typed values with one
+readable line.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from broadsheet.errors import BroadsheetError
+
+SPLITS = ("train", "validation", "test")
+
+
+@dataclass(frozen=True)
+class NormalizeParams:
+    include: tuple[str, ...] = ("*.txt",)
+    """Glob patterns on the file name; other files are counted as skipped (not_a_document)."""
+    max_file_bytes: int = 16 * 1024 * 1024
+    """Files larger than this are rejected as too_large without being read."""
+    fix_acute_apostrophe: bool = True
+    """Turn an acute accent used as an apostrophe (Russia´s) into ’."""
+    extract_dateline: bool = True
+    """Move an opening place line (MOSCOW/WASHINGTON: ...) of the first paragraph into ``dateline``."""
+    shard_rows: int = 1000
+    """Target rows per content-defined Parquet shard."""
+
+    def validate(self) -> None:
+        _positive("normalize.max_file_bytes", self.max_file_bytes)
+        _positive("normalize.shard_rows", self.shard_rows)
+        if not self.include:
+            raise BroadsheetError("params: normalize.include must list at least one pattern")
+
+    def fingerprint(self) -> str:
+        """A short hash of these settings, for cache keys."""
+        blob = json.dumps(dataclasses.asdict(self), sort_keys=True).encode()
+        return hashlib.sha256(blob).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class CardParams:
+    pretty_name: str = "broadsheet corpus"
+    license: str = "other"
+    description: str = "News articles parsed and normalised by broadsheet."
+    citation: str = ""
+    homepage: str = ""
+
+
+@dataclass(frozen=True)
+class PublishParams:
+    splits: dict[str, float] = field(default_factory=lambda: {"train": 0.8, "validation": 0.1, "test": 0.1})
+    """Share of documents per split; a document's split is a function of its id alone."""
+    shard_rows: int = 1000
+    """Target rows per content-defined Arrow shard of each split."""
+    card: CardParams = field(default_factory=CardParams)
+
+    def validate(self) -> None:
+        _positive("publish.shard_rows", self.shard_rows)
+        if set(self.splits) != set(SPLITS):
+            raise BroadsheetError(f"params: publish.splits must have exactly the keys {', '.join(SPLITS)}")
+        if any(v < 0 for v in self.splits.values()) or abs(sum(self.splits.values()) - 1.0) > 1e-9:
+            raise BroadsheetError("params: publish.splits must be non-negative and add up to 1")
+
+
+@dataclass(frozen=True)
+class Params:
+    normalize: NormalizeParams = field(default_factory=NormalizeParams)
+    publish: PublishParams = field(default_factory=PublishParams)
+
+
+def _positive(name: str, value: int) -> None:
+    if value <= 0:
+        raise BroadsheetError(f"params: {name} must be positive, got {value}")
+
+
+def _coerce(value, tp, where: str):
+    """Check ``value`` against the annotation ``tp``; return it in the dataclass's own shape."""
+    origin = typing.get_origin(tp)
+    if dataclasses.is_dataclass(tp):
+        return _build(tp, value, where)
+    if origin is tuple:
+        (item,) = {a for a in typing.get_args(tp) if a is not Ellipsis}
+        if not isinstance(value, list):
+            raise BroadsheetError(f"params: {where} must be a list, got {value!r}")
+        return tuple(_coerce(v, item, f"{where}[{i}]") for i, v in enumerate(value))
+    if origin is dict:
+        key_t, val_t = typing.get_args(tp)
+        if not isinstance(value, dict):
+            raise BroadsheetError(f"params: {where} must be a mapping, got {value!r}")
+        return {_coerce(k, key_t, where): _coerce(v, val_t, f"{where}.{k}") for k, v in value.items()}
+    # bool is an int in Python; a param typed int must not accept true/false, nor the reverse.
+    ok = isinstance(value, tp) and not (tp is not bool and isinstance(value, bool))
+    if tp is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if not ok:
+        raise BroadsheetError(f"params: {where} must be {tp.__name__}, got {value!r}")
+    return value
+
+
+def _build(cls, data, where: str):
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise BroadsheetError(f"params: {where or 'the file'} must be a mapping, got {data!r}")
+    hints = typing.get_type_hints(cls)
+    known = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        prefix = f"{where}." if where else ""
+        raise BroadsheetError(
+            f"params: unknown setting {prefix}{unknown[0]} (known: {', '.join(sorted(known))})"
+        )
+    values = {k: _coerce(v, hints[k], f"{where}.{k}" if where else k) for k, v in data.items()}
+    return cls(**values)
+
+
+def parse(data) -> Params:
+    """Params from the already-loaded YAML mapping, validated."""
+    params = _build(Params, data, "")
+    params.normalize.validate()
+    params.publish.validate()
+    return params
+
+
+def load(path: str | Path | None) -> Params:
+    """Params from ``params.yaml``; the defaults when ``path`` is None."""
+    if path is None:
+        return parse({})
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as e:
+        raise BroadsheetError(f"cannot read params file {path}: {e.strerror or e}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        at = f" at line {mark.line + 1}" if mark else ""
+        raise BroadsheetError(f"params file {path} is not valid YAML{at}") from None
+    return parse(data)

@@ -1,0 +1,34 @@
+"""The values that flow through the pipeline: a source file and a rejected one."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Source:
+    """A raw file to read: where it is, and the identity its name gives it."""
+
+    path: str
+    """Absolute path to open."""
+    relpath: str
+    """Path relative to the source folder, '/'-separated; what records and rejects show."""
+    id: str
+    ordinal: int | None
+
+    @property
+    def order(self) -> tuple:
+        """Source order: ordinal first (named files before unnamed ones), then relative path."""
+        return (self.ordinal is None, self.ordinal or 0, self.relpath)
+
+
+@dataclass(frozen=True)
+class Rejected:
+    """A file that did not become a record, with a reason a person understands."""
+
+    path: str
+    reason: str
+    detail: str
+
+    def row(self) -> dict:
+        return {"path": self.path, "reason": self.reason, "detail": self.detail}

@@ -1,0 +1,118 @@
+"""The record schemas, read from the JSON files in ``schemas/``.
+
+The JSON is the single source of truth: this module turns it into a
+``pyarrow.Schema`` (with the schema and toolkit versions in its metadata) and a
+``datasets.Features``; no other module lists the fields.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+
+import pyarrow as pa
+
+from broadsheet import __version__
+from broadsheet.errors import BroadsheetError
+
+_PRIMITIVES = {
+    "string": pa.string(),
+    "int64": pa.int64(),
+    "int32": pa.int32(),
+    "float32": pa.float32(),
+    "float64": pa.float64(),
+    "bool": pa.bool_(),
+}
+
+
+@dataclass(frozen=True)
+class Schema:
+    """A named, versioned record schema."""
+
+    name: str
+    version: str
+    description: str
+    fields: tuple[dict, ...]
+    arrow: pa.Schema
+
+    @property
+    def names(self) -> list[str]:
+        return self.arrow.names
+
+    def features(self):
+        """The ``datasets.Features`` for this schema (imported lazily: ``datasets`` is slow to import)."""
+        from datasets import Features
+
+        return Features.from_arrow_schema(self.arrow)
+
+    def check(self, table: pa.Table | pa.RecordBatch) -> None:
+        """Raise BroadsheetError unless ``table`` has exactly this schema's fields, types and non-null columns."""
+        if not table.schema.equals(self.arrow, check_metadata=False):
+            raise BroadsheetError(
+                f"data does not match schema {self.name}.v{self.version}: "
+                f"got {_describe(table.schema)}, expected {_describe(self.arrow)}"
+            )
+        for field, column in zip(self.arrow, table.columns):
+            if not field.nullable and column.null_count:
+                raise BroadsheetError(f"schema {self.name}.v{self.version}: field {field.name!r} may not be null")
+
+
+def _describe(schema: pa.Schema) -> str:
+    return ", ".join(f"{f.name}: {f.type}" for f in schema)
+
+
+def _arrow_type(spec) -> pa.DataType:
+    if isinstance(spec, str):
+        if spec not in _PRIMITIVES:
+            raise BroadsheetError(f"unknown type {spec!r} in schema (known: {', '.join(_PRIMITIVES)})")
+        return _PRIMITIVES[spec]
+    if isinstance(spec, dict) and set(spec) == {"list"}:
+        return pa.list_(_arrow_type(spec["list"]))
+    if isinstance(spec, dict) and set(spec) == {"struct"}:
+        return pa.struct([_arrow_field(f) for f in spec["struct"]])
+    raise BroadsheetError(f"bad type {spec!r} in schema")
+
+
+def _arrow_field(spec: dict) -> pa.Field:
+    return pa.field(
+        spec["name"],
+        _arrow_type(spec["type"]),
+        nullable=spec.get("nullable", True),
+        metadata={"description": spec.get("description", "")},
+    )
+
+
+def from_json(text: str) -> Schema:
+    """Build a Schema from the JSON text of a ``schemas/*.json`` file."""
+    spec = json.loads(text)
+    metadata = {
+        "broadsheet.schema": f"{spec['name']}.v{spec['version']}",
+        "broadsheet.version": __version__,
+    }
+    arrow = pa.schema([_arrow_field(f) for f in spec["fields"]], metadata=metadata)
+    return Schema(spec["name"], str(spec["version"]), spec.get("description", ""), tuple(spec["fields"]), arrow)
+
+
+def schema_file(name: str, version: str = "1"):
+    """The packaged ``schemas/{name}.v{version}.json`` (a symlink to the repo's ``schemas/`` in a checkout)."""
+    return resources.files("broadsheet") / "schemas" / f"{name}.v{version}.json"
+
+
+@lru_cache(maxsize=None)
+def load(name: str, version: str = "1") -> Schema:
+    path = schema_file(name, version)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise BroadsheetError(f"no schema {name}.v{version} (looked for {path})") from None
+    return from_json(text)
+
+
+def document() -> Schema:
+    return load("document")
+
+
+def reject() -> Schema:
+    return load("reject")

@@ -1,0 +1,60 @@
+"""Content-defined shards: where a shard ends is decided by the rows' own ids.
+
+A shard ends after a row whose id hashes to 0 modulo the target size, so an
+appended row can only change the last shard and an edited or removed row only
+its own shard (and, if it was a boundary, the next one). A hard cap of
+``MAX_FACTOR`` times the target bounds memory; the next id boundary resynchronises.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from pathlib import Path
+
+import pyarrow as pa
+
+from broadsheet.schema import Schema
+
+MAX_FACTOR = 8
+
+
+def ends_shard(doc_id: str, target_rows: int) -> bool:
+    digest = hashlib.blake2b(doc_id.encode("utf-8"), digest_size=8, person=b"bs-shard").digest()
+    return int.from_bytes(digest, "big") % target_rows == 0
+
+
+class ShardWriter:
+    """Buffer rows in order and hand each finished shard, as one Arrow table, to ``write(table, index)``."""
+
+    def __init__(self, schema: Schema, target_rows: int, write: Callable[[pa.Table, int], Path]):
+        self.schema = schema
+        self.target_rows = target_rows
+        self.write = write
+        self.paths: list[Path] = []
+        self._pending: list[pa.RecordBatch] = []
+        self._pending_rows = 0
+
+    def add(self, batch: pa.RecordBatch) -> None:
+        self.schema.check(batch)
+        ids = batch.column("id").to_pylist()
+        start = 0
+        for i, doc_id in enumerate(ids):
+            if ends_shard(doc_id, self.target_rows) or self._pending_rows + i - start + 1 >= MAX_FACTOR * self.target_rows:
+                self._pending.append(batch.slice(start, i + 1 - start))
+                self._pending_rows += i + 1 - start
+                self._flush()
+                start = i + 1
+        if start < len(ids):
+            self._pending.append(batch.slice(start))
+            self._pending_rows += len(ids) - start
+
+    def close(self) -> list[Path]:
+        if self._pending_rows:
+            self._flush()
+        return self.paths
+
+    def _flush(self) -> None:
+        table = pa.Table.from_batches(self._pending, self.schema.arrow).combine_chunks()
+        self.paths.append(self.write(table, len(self.paths)))
+        self._pending, self._pending_rows = [], 0
