@@ -11,10 +11,11 @@ from dataclasses import dataclass
 
 # Bytes that never occur in text files: NUL and the C0 controls other than
 # \t \n \v \f \r and ESC. A few are tolerated (scraped text has stray ones);
-# more than this share of the first block marks the file as binary.
+# more than this share (and count) of the first block marks the file as binary.
 _BINARY_BYTES = bytes(b for b in range(32) if b not in b"\t\n\x0b\x0c\r\x1b")
 _SNIFF = 8192
 _MAX_CONTROL_SHARE = 0.01
+_MAX_CONTROL_COUNT = 8
 
 _BOMS = (
     (codecs.BOM_UTF8, "utf-8"),
@@ -52,7 +53,7 @@ def decode(raw: bytes) -> Decoded | Undecodable:
     if b"\x00" in head:
         return Undecodable("binary", f"NUL byte at offset {head.index(0)}")
     controls = sum(head.count(b) for b in _BINARY_BYTES)
-    if controls > _MAX_CONTROL_SHARE * len(head):
+    if controls > max(_MAX_CONTROL_COUNT, _MAX_CONTROL_SHARE * len(head)):
         return Undecodable("binary", f"{controls} control bytes in the first {len(head)}")
     try:
         return Decoded(raw.decode("utf-8"), "utf-8", ())

@@ -1,0 +1,164 @@
+"""`broadsheet normalize` on folders as messy as real ones: every file is accounted for once."""
+
+from __future__ import annotations
+
+import os
+import json
+
+import pyarrow.parquet as pq
+import pytest
+
+from broadsheet import ingest
+from broadsheet.params import NormalizeParams
+from conftest import article, key, make_corpus, tree_bytes, write
+
+
+def read_records(out):
+    return pq.read_table(out / "data").to_pylist() if any((out / "data").iterdir()) else []
+
+
+def read_rejects(out):
+    return {r["path"]: r for r in pq.read_table(out / "rejects.parquet").to_pylist()}
+
+
+@pytest.fixture
+def messy(tmp_path, seed_bytes):
+    src = tmp_path / "src"
+    outside = write(tmp_path, "outside/secret.txt", "Secret\nDo not read me.")
+    write(src, "000_812283e286aaf8e1.txt", seed_bytes)
+    write(src, "a/001_00000000000000aa.txt", article(1))
+    write(src, "b/001_00000000000000aa.txt", article(2))  # same name, other folder: same id
+    write(src, "cp1252/002_00000000000000bb.txt", "Budget\nCosts \u00a35m.".encode("cp1252"))
+    write(src, "crlf.txt", article(3).replace("\n", "\r\n"))
+    write(src, "empty.txt", b"")
+    write(src, "blank.txt", " \n\n\t\n")
+    write(src, "image.txt", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(200))
+    write(src, "huge.txt", b"Huge\n" + b"x" * 5000)
+    write(src, "notes.md", "not a document")
+    write(src, ".DS_Store", b"\x00\x01")
+    write(src, "deep/" + "/".join(f"d{i}" for i in range(30)) + "/003_00000000000000cc.txt", article(4))
+    write(src, "ünïcödé/Ελληνικά – 文章.txt", article(5))
+    (src / "bad-name").mkdir()
+    (src / "bad-name" / os.fsdecode(b"caf\xe9.txt")).write_bytes(article(6).encode())
+    os.symlink(outside, src / "escape.txt")
+    os.symlink(src / "crlf.txt", src / "inside-link.txt")
+    os.symlink(src / "a", src / "dir-link.txt")
+    os.symlink(src / "missing.txt", src / "broken.txt")
+    os.mkfifo(src / "pipe.txt")
+    return src
+
+
+EXPECTED_REJECTS = {
+    "b/001_00000000000000aa.txt": "duplicate_id",
+    "empty.txt": "empty",
+    "blank.txt": "whitespace_only",
+    "image.txt": "binary",
+    "huge.txt": "too_large",
+    "notes.md": "not_a_document",
+    ".DS_Store": "not_a_document",
+    "escape.txt": "symlink_outside_tree",
+    "dir-link.txt": "symlink_to_directory",
+    "broken.txt": "broken_symlink",
+    "pipe.txt": "not_a_regular_file",
+}
+
+
+@pytest.fixture
+def normalized(messy, tmp_path):
+    out = tmp_path / "out"
+    metrics = ingest.run([messy], out, NormalizeParams(max_file_bytes=5000), workers=2, progress=False)
+    return out, metrics
+
+
+def test_every_file_is_a_record_or_a_reject_exactly_once(messy, normalized):
+    out, metrics = normalized
+    on_disk = [p for p in messy.rglob("*") if p.is_symlink() or not p.is_dir()]
+    records, rejects = read_records(out), read_rejects(out)
+    paths = [r["source"]["path"] for r in records] + list(rejects)
+    assert len(paths) == len(set(paths)) == len(on_disk) == metrics["input_files"]
+    assert metrics["input_files"] == metrics["documents"] + metrics["rejected"] + metrics["skipped"]
+
+
+def test_rejects_carry_the_reason_and_a_detail(normalized):
+    out, metrics = normalized
+    rejects = read_rejects(out)
+    assert {path: r["reason"] for path, r in rejects.items()} == EXPECTED_REJECTS
+    assert all(r["detail"] for r in rejects.values())
+    assert "a/001_00000000000000aa.txt" in rejects["b/001_00000000000000aa.txt"]["detail"]
+    assert metrics["skipped"] == 2
+    assert metrics["rejected_by_reason"]["duplicate_id"] == 1
+    assert "not_a_document" not in metrics["rejected_by_reason"]
+
+
+def test_ids_are_unique_and_keyed_names_keep_their_key(normalized):
+    out, _ = normalized
+    records = read_records(out)
+    ids = [r["id"] for r in records]
+    assert len(ids) == len(set(ids))
+    by_path = {r["source"]["path"]: r for r in records}
+    assert by_path["a/001_00000000000000aa.txt"]["id"] == "00000000000000aa"
+    assert by_path["a/001_00000000000000aa.txt"]["source"]["ordinal"] == 1
+    assert by_path["crlf.txt"]["source"]["ordinal"] is None
+
+
+def test_odd_names_and_deep_trees_become_records(normalized):
+    out, _ = normalized
+    by_path = {r["source"]["path"]: r for r in read_records(out)}
+    assert "ünïcödé/Ελληνικά – 文章.txt" in by_path
+    assert "bad-name/caf\\xe9.txt" in by_path
+    assert any(p.startswith("deep/d0/d1/") for p in by_path)
+    assert by_path["inside-link.txt"]["text"] == by_path["crlf.txt"]["text"]
+    assert by_path["cp1252/002_00000000000000bb.txt"]["text"] == "Costs £5m."
+    assert "decoded_cp1252" in by_path["cp1252/002_00000000000000bb.txt"]["flags"]
+
+
+def test_records_are_in_source_order(normalized):
+    out, _ = normalized
+    records = read_records(out)
+    order = [(r["source"]["ordinal"] is None, r["source"]["ordinal"] or 0, r["source"]["path"]) for r in records]
+    assert order == sorted(order)
+    assert records[0]["id"] == "812283e286aaf8e1"
+
+
+def test_metrics_file_matches_returned_metrics(normalized):
+    out, metrics = normalized
+    assert json.loads((out / "metrics.json").read_text()) == metrics
+    assert metrics["documents_by_encoding"]["cp1252"] == 1
+
+
+def test_worker_count_does_not_change_a_byte(tmp_path, messy):
+    outs = []
+    for workers in (1, 2):
+        out = tmp_path / f"out{workers}"
+        ingest.run([messy], out, NormalizeParams(shard_rows=2), workers=workers, progress=False)
+        outs.append(tree_bytes(out))
+    assert outs[0] == outs[1]
+    assert len([p for p in outs[0] if p.startswith("data/")]) > 1
+
+
+def test_touching_inputs_and_another_location_change_nothing(tmp_path):
+    make_corpus(tmp_path / "one" / "raw", 30)
+    first = tmp_path / "o1"
+    ingest.run([tmp_path / "one" / "raw"], first, workers=1, progress=False)
+    os.rename(tmp_path / "one", tmp_path / "two")
+    for p in (tmp_path / "two" / "raw").iterdir():
+        os.utime(p, (1, 1))
+    second = tmp_path / "elsewhere" / "o2"
+    ingest.run([tmp_path / "two" / "raw"], second, workers=2, progress=False)
+    assert tree_bytes(first) == tree_bytes(second)
+
+
+def test_several_sources_are_prefixed_by_their_names(tmp_path):
+    write(tmp_path / "news", f"001_{key(1)}.txt", article(1))
+    write(tmp_path / "blogs", "post.txt", article(2))
+    out = tmp_path / "out"
+    ingest.run([tmp_path / "news", tmp_path / "blogs"], out, workers=1, progress=False)
+    assert {r["source"]["path"] for r in read_records(out)} == {f"news/001_{key(1)}.txt", "blogs/post.txt"}
+
+
+def test_a_folder_of_only_rejects_gives_empty_shards_and_full_rejects(tmp_path):
+    write(tmp_path / "src", "empty.txt", b"")
+    out = tmp_path / "out"
+    metrics = ingest.run([tmp_path / "src"], out, workers=1, progress=False)
+    assert metrics["documents"] == 0 and metrics["rejected"] == 1
+    assert list((out / "data").iterdir()) == []
