@@ -144,3 +144,19 @@ def test_killed_run_leaves_the_previous_output_whole(tmp_path, cli_env):
     metrics = ingest.run([raw], out, workers=1, progress=False)
     assert metrics["documents"] == 3001
     assert not partial.exists()
+
+
+def test_committed_lock_matches_this_checkouts_code_and_params(env):
+    """dvc.lock is committed with the code that produced it: no dependency of a stage differs from it."""
+    import json
+
+    status = json.loads(sh(REPO, env, "dvc", "status", "--json"))
+    stale = [
+        path
+        for changes in status.values()
+        for change in changes
+        if isinstance(change, dict)
+        for path in change.get("changed deps", {})
+        if not path.startswith("corpus/")  # data: absent in a fresh clone until `dvc repro`
+    ]
+    assert not stale, f"run `dvc repro` and commit dvc.lock; changed since it was written: {stale}"
