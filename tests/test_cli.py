@@ -99,3 +99,12 @@ def test_help_lists_the_commands(capsys):
     code, out, _ = run_cli(capsys, "--help")
     assert code == 0
     assert "normalize" in out and "publish" in out
+
+
+@pytest.mark.parametrize("out", ["raw", "raw/inside", "."])
+def test_an_output_folder_overlapping_the_source_is_refused_and_nothing_is_touched(capsys, tmp_path, out):
+    make_corpus(tmp_path / "raw", 2)
+    code, _, err = run_cli(capsys, "normalize", str(tmp_path / "raw"), "--out", str(tmp_path / out))
+    assert code == 1
+    assert "overlaps input" in one_error_line(err)
+    assert len(list((tmp_path / "raw").iterdir())) == 2

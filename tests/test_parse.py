@@ -192,3 +192,9 @@ def test_bad_files_are_rejected_with_a_reason(raw, reason):
 def test_flags_are_sorted_and_unique(seed_text):
     rec = record(b"\xef\xbb\xbf" + seed_text.replace("\n", "\r\n").encode("utf-8"))
     assert rec["flags"] == sorted(set(rec["flags"]))
+
+
+def test_utf8_bom_before_cp1252_bytes_is_stripped_and_both_flagged():
+    rec = record(b"\xef\xbb\xbf" + "Budget\nCosts \u00a35m.".encode("cp1252"))
+    assert rec["text"] == "Costs £5m."
+    assert {"bom_stripped", "decoded_cp1252"} <= set(rec["flags"])

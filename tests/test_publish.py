@@ -88,3 +88,12 @@ def test_publish_refuses_shards_of_another_schema(tmp_path, normalized):
     with pytest.raises(BroadsheetError, match="run broadsheet normalize again"):
         dataset.run(normalized, tmp_path / "ds", progress=False)
     assert not (tmp_path / "ds").exists()
+
+
+def test_an_empty_corpus_publishes_three_empty_splits_that_load(tmp_path):
+    (tmp_path / "raw").mkdir()
+    ingest.run([tmp_path / "raw"], tmp_path / "n", workers=1, progress=False)
+    metrics = dataset.run(tmp_path / "n", tmp_path / "ds", progress=False)
+    loaded = datasets.load_from_disk(str(tmp_path / "ds"))
+    assert metrics["documents"] == 0
+    assert [len(s) for s in loaded.values()] == [0, 0, 0]

@@ -19,7 +19,7 @@ import pyarrow.parquet as pq
 
 from broadsheet import card, schema
 from broadsheet.errors import BroadsheetError
-from broadsheet.output import atomic_dir, write_json
+from broadsheet.output import atomic_dir, check_apart, write_json
 from broadsheet.params import SPLITS, PublishParams
 from broadsheet.shards import ShardWriter
 from broadsheet.split import split_of
@@ -110,6 +110,7 @@ def run(normalized: str | Path, out: str | Path, params: PublishParams | None = 
 
     params = params or PublishParams()
     paths = normalized_shards(normalized)
+    check_apart(out, [normalized])
     doc = schema.document()
     features = doc.features()
     arrow_schema = _hf_schema(doc, features)

@@ -17,13 +17,6 @@ _SNIFF = 8192
 _MAX_CONTROL_SHARE = 0.01
 _MAX_CONTROL_COUNT = 8
 
-_BOMS = (
-    (codecs.BOM_UTF8, "utf-8"),
-    (codecs.BOM_UTF16_LE, "utf-16"),
-    (codecs.BOM_UTF16_BE, "utf-16"),
-)
-
-
 @dataclass(frozen=True)
 class Decoded:
     text: str
@@ -38,17 +31,19 @@ class Undecodable:
 
 
 def decode(raw: bytes) -> Decoded | Undecodable:
-    """Decode ``raw``: a BOM decides; else strict UTF-8; else cp1252; else latin-1 (flagged)."""
+    """Decode ``raw``: a UTF-16 BOM decides; else strict UTF-8 (BOM stripped); else cp1252; else latin-1 (flagged)."""
     if not raw:
         return Undecodable("empty", "0 bytes")
-    for bom, encoding in _BOMS:
-        if raw.startswith(bom):
-            try:
-                text = raw.decode("utf-8-sig" if encoding == "utf-8" else "utf-16")
-            except UnicodeDecodeError as e:
-                return Undecodable("binary", f"{encoding} byte-order mark but invalid {encoding} at byte {e.start}")
-            flags = ("bom_stripped",) if encoding == "utf-8" else ("bom_stripped", "decoded_utf16")
-            return Decoded(text, encoding, flags)
+    flags: tuple[str, ...] = ()
+    if raw.startswith(codecs.BOM_UTF8):
+        raw, flags = raw[len(codecs.BOM_UTF8) :], ("bom_stripped",)
+        if not raw:
+            return Undecodable("empty", "only a byte-order mark")
+    elif raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        try:
+            return Decoded(raw.decode("utf-16"), "utf-16", ("bom_stripped", "decoded_utf16"))
+        except UnicodeDecodeError as e:
+            return Undecodable("binary", f"UTF-16 byte-order mark but invalid UTF-16 at byte {e.start}")
     head = raw[:_SNIFF]
     if b"\x00" in head:
         return Undecodable("binary", f"NUL byte at offset {head.index(0)}")
@@ -56,11 +51,11 @@ def decode(raw: bytes) -> Decoded | Undecodable:
     if controls > max(_MAX_CONTROL_COUNT, _MAX_CONTROL_SHARE * len(head)):
         return Undecodable("binary", f"{controls} control bytes in the first {len(head)}")
     try:
-        return Decoded(raw.decode("utf-8"), "utf-8", ())
+        return Decoded(raw.decode("utf-8"), "utf-8", flags)
     except UnicodeDecodeError:
         pass
     try:
-        return Decoded(raw.decode("cp1252"), "cp1252", ("decoded_cp1252",))
+        return Decoded(raw.decode("cp1252"), "cp1252", (*flags, "decoded_cp1252"))
     except UnicodeDecodeError:
         # The five bytes cp1252 leaves undefined (0x81 0x8D 0x8F 0x90 0x9D): latin-1 maps every byte.
-        return Decoded(raw.decode("latin-1"), "latin-1", ("decoded_latin1",))
+        return Decoded(raw.decode("latin-1"), "latin-1", (*flags, "decoded_latin1"))

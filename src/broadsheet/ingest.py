@@ -19,7 +19,7 @@ import pyarrow.parquet as pq
 
 from broadsheet import schema, sources
 from broadsheet.document import normalize_document
-from broadsheet.output import atomic_dir, write_json
+from broadsheet.output import atomic_dir, check_apart, write_json
 from broadsheet.params import NormalizeParams
 from broadsheet.records import Rejected, Source
 from broadsheet.shards import ShardWriter
@@ -107,6 +107,7 @@ def run(
     params = params or NormalizeParams()
     workers = workers or default_workers()
     plan = sources.plan(roots, params)
+    check_apart(out, roots)
     rejected = list(plan.rejected)
     documents, flags, encodings = 0, Counter(), Counter()
     with atomic_dir(out) as folder:

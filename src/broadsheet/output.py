@@ -41,6 +41,15 @@ def atomic_dir(final: str | Path) -> Iterator[Path]:
     shutil.rmtree(old, ignore_errors=True)
 
 
+def check_apart(out: str | Path, inputs: list[str | Path]) -> None:
+    """Refuse an output folder that is, holds or sits inside an input: replacing it would destroy or re-read input."""
+    out_real = Path(out).resolve()
+    for item in inputs:
+        real = Path(item).resolve()
+        if out_real == real or out_real.is_relative_to(real) or real.is_relative_to(out_real):
+            raise BroadsheetError(f"output folder {out} overlaps input {item}: choose a folder outside it")
+
+
 def dumps_json(obj) -> str:
     """Canonical JSON text: sorted keys, two-space indent, UTF-8, final newline."""
     return json.dumps(obj, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
