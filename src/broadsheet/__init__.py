@@ -1,9 +1,9 @@
 """broadsheet: raw news articles -> a versioned, shareable Hugging Face corpus."""
 
-__version__ = "0.1.0"
+from broadsheet._version import __version__
+from broadsheet.errors import BroadsheetError
+from broadsheet.ingest import run as normalize
+from broadsheet.dataset import run as publish
+from broadsheet.versions import load
 
-from broadsheet.errors import BroadsheetError  # noqa: E402
-from broadsheet.ingest import run as normalize  # noqa: E402
-from broadsheet.dataset import run as publish  # noqa: E402
-
-__all__ = ["BroadsheetError", "__version__", "normalize", "publish"]
+__all__ = ["BroadsheetError", "__version__", "load", "normalize", "publish"]

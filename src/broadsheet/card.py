@@ -43,7 +43,15 @@ def _field_rows(fields, prefix: str = ""):
             yield from _field_rows(f["type"]["struct"], f"{name}.")
 
 
-def render(info, card: CardParams, metrics: dict, doc: Schema) -> str:
+def _versions(changelog: str) -> str:
+    """The changelog's release sections, one heading level down; a placeholder before the first release."""
+    sections = changelog.split("\n## ", 1)
+    if len(sections) < 2:
+        return "No release yet: `broadsheet release VERSION` records one here."
+    return "### " + sections[1].replace("\n## ", "\n### ").strip()
+
+
+def render(info, card: CardParams, metrics: dict, doc: Schema, changelog: str = "") -> str:
     """The card's full text for a published DatasetDict described by ``info`` (a ``datasets.DatasetInfo``)."""
     front = {
         "pretty_name": card.pretty_name,
@@ -93,6 +101,10 @@ A document's split is a function of its id alone, so it never moves between corp
 Built by broadsheet with `dvc repro`: the `normalize` stage parses and normalises the raw
 files (rejects are listed with a reason in `corpus/normalized/rejects.parquet`), the `publish` stage writes this folder.
 The exact code, parameters and input hashes are recorded in the repository's `dvc.lock`.
+
+## Versions
+
+{_versions(changelog)}
 
 ## Citation
 

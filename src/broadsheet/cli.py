@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 
-from broadsheet import __version__, dataset, ingest, params
+from broadsheet import __version__, dataset, diff, ingest, params, release, versions
 from broadsheet.errors import BroadsheetError
 from broadsheet.output import dumps_json, write_json
 
@@ -76,13 +76,43 @@ def normalize(src, out, workers, params_path, metrics_path, quiet):
 @cli.command(name="publish")
 @click.argument("normalized", type=click.Path(file_okay=False))
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Dataset folder (replaced whole).")
+@click.option("--changelog", type=click.Path(dir_okay=False), default=None, help="CHANGELOG.md shown as the card's Versions.")
 @params_option
 @metrics_option
 @quiet_option
-def publish_command(normalized, out, params_path, metrics_path, quiet):
-    """Write the save_to_disk layout of a train/validation/test DatasetDict and its card."""
-    metrics = dataset.run(normalized, out, params.load(params_path).publish, progress=not quiet)
+def publish_command(normalized, out, changelog, params_path, metrics_path, quiet):
+    """Write the save_to_disk layout of a train/validation/test DatasetDict, its manifest and card."""
+    metrics = dataset.run(normalized, out, params.load(params_path).publish, progress=not quiet, changelog=changelog)
     _report(metrics, metrics_path, quiet)
+
+
+repo_option = click.option("--repo", default=".", show_default=True, help="The corpus repository: a path or git URL.")
+dataset_option = click.option("--dataset", default=versions.DATASET, show_default=True, help="Published folder in the repo.")
+
+
+@cli.command(name="diff")
+@click.argument("a")
+@click.argument("b")
+@repo_option
+@dataset_option
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON, for scripts.")
+@click.option("--limit", type=click.IntRange(min=0), default=20, show_default=True, help="Documents listed per kind.")
+def diff_command(a, b, repo, dataset, as_json, limit):
+    """Documents added, removed and changed from version A to B (git revisions or published folders)."""
+    report = diff.compare(versions.open_version(a, repo, dataset), versions.open_version(b, repo, dataset))
+    click.echo(dumps_json(report) if as_json else diff.format_text(report, limit), nl=False)
+
+
+@cli.command(name="release")
+@click.argument("version")
+@repo_option
+@click.option("--no-push", is_flag=True, help="Commit and tag, but do not `dvc push`.")
+def release_command(version, repo, no_push):
+    """Write the CHANGELOG, re-run the pipeline, commit, tag VERSION and push the data."""
+    result = release.release(version, repo, push=not no_push)
+    previous = f" (changes since {result['previous']} in CHANGELOG.md)" if result["previous"] else ""
+    pushed = " and pushed the data" if result["pushed"] else ""
+    click.echo(f"released {version}: committed, tagged{pushed}{previous}")
 
 
 def _report(metrics: dict, metrics_path: str | None, quiet: bool) -> None:

@@ -21,7 +21,7 @@ from broadsheet import card, schema
 from broadsheet.errors import BroadsheetError
 from broadsheet.output import atomic_dir, check_apart, write_json
 from broadsheet.params import SPLITS, PublishParams
-from broadsheet.shards import ShardWriter
+from broadsheet.shards import ShardWriter, parquet_writer
 from broadsheet.split import split_of
 
 READ_BATCH_ROWS = 4096
@@ -102,15 +102,48 @@ def _state(split: str, files: list[Path]) -> dict:
     }
 
 
-def run(normalized: str | Path, out: str | Path, params: PublishParams | None = None, progress: bool = True) -> dict:
-    """Publish the normalize output ``normalized`` into ``out``; return the metrics (also in ``out/metrics.json``)."""
-    from datasets import DatasetInfo, SplitDict, SplitInfo
+MANIFEST_SHARD_FACTOR = 20
+"""Manifest rows are small: its content-defined shards target this many times the data's shard size."""
+
+
+def _manifest_batch(batch: pa.RecordBatch, assigned: pa.Array) -> pa.RecordBatch:
+    source = batch.column("source")
+    columns = {
+        "id": batch.column("id"),
+        "split": assigned,
+        "text_sha256": batch.column("text_sha256"),
+        "path": pc.struct_field(source, "path"),
+        "raw_sha256": pc.struct_field(source, "raw_sha256"),
+    }
+    target = schema.manifest().arrow
+    return pa.RecordBatch.from_arrays([columns[name] for name in target.names], schema=target)
+
+
+def _split_info(name: str, files: list[Path], lengths: list[int]):
+    from datasets import SplitInfo
+
+    return SplitInfo(name=name, num_bytes=sum(p.stat().st_size for p in files), num_examples=sum(lengths), shard_lengths=lengths)
+
+
+def run(
+    normalized: str | Path,
+    out: str | Path,
+    params: PublishParams | None = None,
+    progress: bool = True,
+    changelog: str | Path | None = None,
+) -> dict:
+    """Publish the normalize output ``normalized`` into ``out``; return the metrics (also in ``out/metrics.json``).
+
+    ``changelog``: a CHANGELOG.md whose sections become the card's "Versions" section.
+    """
+    from datasets import DatasetInfo, SplitDict
     from datasets.utils.py_utils import asdict
     from tqdm.auto import tqdm
 
     params = params or PublishParams()
     paths = normalized_shards(normalized)
     check_apart(out, [normalized])
+    versions = _read_changelog(changelog)
     doc = schema.document()
     features = doc.features()
     arrow_schema = _hf_schema(doc, features)
@@ -119,20 +152,27 @@ def run(normalized: str | Path, out: str | Path, params: PublishParams | None = 
         for split in SPLITS:
             (folder / split).mkdir()
             writers[split] = ShardWriter(doc, params.shard_rows, _arrow_writer(folder / split, arrow_schema))
+        (folder / "manifest").mkdir()
+        manifest = ShardWriter(
+            schema.manifest(),
+            params.shard_rows * MANIFEST_SHARD_FACTOR,
+            parquet_writer(folder / "manifest", {"broadsheet.document_schema": doc.arrow.metadata[b"broadsheet.schema"].decode()})
+        )
         for path in tqdm(paths, unit="shard", desc="publish", disable=None if progress else True):
             for batch in pq.ParquetFile(path).iter_batches(batch_size=READ_BATCH_ROWS):
                 batch = pa.RecordBatch.from_arrays(batch.columns, schema=doc.arrow)
-                assigned = pa.array([split_of(i, params.splits) for i in batch.column("id").to_pylist()])
+                assigned = pa.array([split_of(i, params.splits) for i in batch.column("id").to_pylist()], pa.string())
+                manifest.add(_manifest_batch(batch, assigned))
                 for split in SPLITS:
                     part = batch.filter(pc.equal(assigned, split))
                     if part.num_rows:
                         writers[split].add(part)
-        split_dict = SplitDict()
-        states = {}
+        if not manifest.close():  # an empty corpus still has a manifest to diff against
+            manifest.write(schema.manifest().arrow.empty_table(), 0)
+        split_dict, states = SplitDict(), {}
         for split in SPLITS:
             files, lengths = _finish_split(folder / split, writers[split], arrow_schema)
-            num_bytes = sum(p.stat().st_size for p in files)
-            split_dict.add(SplitInfo(name=split, num_bytes=num_bytes, num_examples=sum(lengths), shard_lengths=lengths))
+            split_dict.add(_split_info(split, files, lengths))
             states[split] = _state(split, files)
         info = DatasetInfo(
             description=params.card.description,
@@ -149,8 +189,20 @@ def run(normalized: str | Path, out: str | Path, params: PublishParams | None = 
         write_json(folder / "dataset_dict.json", {"splits": list(SPLITS)})
         metrics = {
             "documents": sum(s.num_examples for s in split_dict.values()),
-            "splits": {s.name: {"rows": s.num_examples, "bytes": s.num_bytes, "shards": len(s.shard_lengths)} for s in split_dict.values()},
+            "splits": {
+                s.name: {"rows": s.num_examples, "bytes": s.num_bytes, "shards": len(s.shard_lengths)}
+                for s in split_dict.values()
+            },
         }
         write_json(folder / "metrics.json", metrics)
-        (folder / "README.md").write_text(card.render(info, params.card, metrics, doc), encoding="utf-8")
+        (folder / "README.md").write_text(card.render(info, params.card, metrics, doc, versions), encoding="utf-8")
     return metrics
+
+
+def _read_changelog(path: str | Path | None) -> str:
+    if path is None:
+        return ""
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except OSError as e:
+        raise BroadsheetError(f"cannot read changelog {path}: {e.strerror or e}") from None

@@ -22,11 +22,10 @@ from broadsheet.document import normalize_document
 from broadsheet.output import atomic_dir, check_apart, write_json
 from broadsheet.params import NormalizeParams
 from broadsheet.records import Rejected, Source
-from broadsheet.shards import ShardWriter
+from broadsheet.shards import PARQUET_OPTIONS, ShardWriter, parquet_writer
 
 CHUNK_FILES = 64
 """Files per task handed to a worker: large enough to amortise the hand-over, small enough to balance."""
-PARQUET_OPTIONS = {"compression": "zstd", "write_statistics": True}
 
 
 def default_workers() -> int:
@@ -78,15 +77,6 @@ def process_all(todo: list[Source], params: NormalizeParams, workers: int) -> It
             yield in_flight.popleft().get()
 
 
-def _parquet_writer(folder: Path):
-    def write(table: pa.Table, index: int) -> Path:
-        path = folder / f"part-{index:05d}.parquet"
-        pq.write_table(table, path, **PARQUET_OPTIONS)
-        return path
-
-    return write
-
-
 def write_rejects(path: Path, rejected: Iterable[Rejected]) -> None:
     rows = sorted((r.row() for r in rejected), key=lambda r: (r["path"], r["reason"]))
     table = pa.Table.from_pylist(rows, schema=schema.reject().arrow)
@@ -112,7 +102,7 @@ def run(
     documents, flags, encodings = 0, Counter(), Counter()
     with atomic_dir(out) as folder:
         (folder / "data").mkdir()
-        shards = ShardWriter(schema.document(), params.shard_rows, _parquet_writer(folder / "data"))
+        shards = ShardWriter(schema.document(), params.shard_rows, parquet_writer(folder / "data"))
         bar = tqdm(total=len(plan.sources), unit="doc", desc="normalize", disable=None if progress else True)
         for batch, chunk_rejected in process_all(plan.sources, params, workers):
             shards.add(batch)

@@ -14,7 +14,7 @@ from importlib import resources
 
 import pyarrow as pa
 
-from broadsheet import __version__
+from broadsheet._version import __version__
 from broadsheet.errors import BroadsheetError
 
 _PRIMITIVES = {
@@ -116,3 +116,7 @@ def document() -> Schema:
 
 def reject() -> Schema:
     return load("reject")
+
+
+def manifest() -> Schema:
+    return load("manifest")

@@ -13,10 +13,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from broadsheet.schema import Schema
 
 MAX_FACTOR = 8
+PARQUET_OPTIONS = {"compression": "zstd"}
 
 
 def ends_shard(doc_id: str, target_rows: int) -> bool:
@@ -58,3 +60,16 @@ class ShardWriter:
         table = pa.Table.from_batches(self._pending, self.schema.arrow).combine_chunks()
         self.paths.append(self.write(table, len(self.paths)))
         self._pending, self._pending_rows = [], 0
+
+
+def parquet_writer(folder: Path, metadata: dict[str, str] | None = None) -> Callable[[pa.Table, int], Path]:
+    """A ``write`` for ShardWriter: shard i becomes ``folder/part-0000i.parquet`` (``metadata`` added to its schema's)."""
+
+    def write(table: pa.Table, index: int) -> Path:
+        path = folder / f"part-{index:05d}.parquet"
+        if metadata:
+            table = table.replace_schema_metadata({**(table.schema.metadata or {}), **metadata})
+        pq.write_table(table, path, **PARQUET_OPTIONS)
+        return path
+
+    return write
