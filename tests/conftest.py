@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -61,3 +63,48 @@ def cli_env() -> dict:
     env = dict(os.environ)
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     return env
+
+
+@pytest.fixture
+def env(cli_env, tmp_path):
+    """cli_env plus a git identity and a private broadsheet cache, for real git + dvc projects."""
+    cli_env.update(
+        GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@example.invalid", GIT_COMMITTER_NAME="t",
+        GIT_COMMITTER_EMAIL="t@example.invalid", DVC_NO_ANALYTICS="1", BROADSHEET_CACHE=str(tmp_path / "bs-cache"),
+    )
+    return cli_env
+
+
+PROJECT_FILES = ["dvc.yaml", "params.yaml", "CHANGELOG.md", "schemas", "src", ".gitignore", ".dvcignore"]
+
+
+def sh(cwd: Path, env: dict, *cmd: str, stdout_only: bool = False) -> str:
+    """Run ``cmd``; fail the test unless it succeeds; its output (stdout and stderr unless ``stdout_only``)."""
+    result = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
+    assert result.returncode == 0, f"{' '.join(cmd)} failed:\n{result.stdout}\n{result.stderr}"
+    return result.stdout if stdout_only else result.stdout + result.stderr
+
+
+def make_project(root: Path, env: dict, extra_docs: int = 40) -> Path:
+    """A fresh git + DVC project holding this repo's pipeline, the seed and ``extra_docs`` articles."""
+    root.mkdir(parents=True)
+    for name in PROJECT_FILES:
+        src = REPO / name
+        if src.is_dir():
+            shutil.copytree(src, root / name, symlinks=True, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+        else:
+            shutil.copy(src, root / name)
+    raw = root / "corpus" / "raw"
+    raw.mkdir(parents=True)
+    shutil.copy(SEED_PATH, raw / SEED_PATH.name)
+    make_corpus(raw, extra_docs, start=1)
+    sh(root, env, "git", "init", "-q", "-b", "main")
+    sh(root, env, "dvc", "init", "-q")
+    sh(root, env, "dvc", "config", "core.analytics", "false")
+    sh(root, env, "git", "add", "-A")
+    sh(root, env, "git", "commit", "-qm", "project")
+    return root
+
+
+def repro(root: Path, env: dict) -> str:
+    return sh(root, env, "dvc", "repro")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -14,52 +13,9 @@ import datasets
 import pytest
 
 from broadsheet import ingest
-from conftest import REPO, SEED_PATH, make_corpus, tree_bytes
+from conftest import REPO, make_corpus, make_project, repro, sh, tree_bytes
 
 pytestmark = pytest.mark.slow
-
-PROJECT_FILES = ["dvc.yaml", "params.yaml", "schemas", "src", ".gitignore", ".dvcignore"]
-
-
-@pytest.fixture
-def env(cli_env):
-    cli_env.update(
-        GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@example.invalid", GIT_COMMITTER_NAME="t",
-        GIT_COMMITTER_EMAIL="t@example.invalid", DVC_NO_ANALYTICS="1",
-    )
-    return cli_env
-
-
-def sh(cwd: Path, env: dict, *cmd: str) -> str:
-    result = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
-    assert result.returncode == 0, f"{' '.join(cmd)} failed:\n{result.stdout}\n{result.stderr}"
-    return result.stdout + result.stderr
-
-
-def make_project(root: Path, env: dict, extra_docs: int = 40) -> Path:
-    """A fresh git + DVC project holding this repo's pipeline, the seed and ``extra_docs`` articles."""
-    root.mkdir(parents=True)
-    for name in PROJECT_FILES:
-        src = REPO / name
-        if src.is_dir():
-            shutil.copytree(src, root / name, symlinks=True, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
-        else:
-            shutil.copy(src, root / name)
-    raw = root / "corpus" / "raw"
-    raw.mkdir(parents=True)
-    shutil.copy(SEED_PATH, raw / SEED_PATH.name)
-    make_corpus(raw, extra_docs, start=1)
-    sh(root, env, "git", "init", "-q", "-b", "main")
-    sh(root, env, "dvc", "init", "-q")
-    sh(root, env, "dvc", "config", "core.analytics", "false")
-    sh(root, env, "git", "add", "-A")
-    sh(root, env, "git", "commit", "-qm", "project")
-    return root
-
-
-def repro(root: Path, env: dict) -> str:
-    return sh(root, env, "dvc", "repro")
-
 
 @pytest.fixture
 def project(tmp_path, env):

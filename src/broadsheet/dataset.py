@@ -106,12 +106,23 @@ MANIFEST_SHARD_FACTOR = 20
 """Manifest rows are small: its content-defined shards target this many times the data's shard size."""
 
 
+CONTENT_FIELDS = ("title", "dateline", "text", "related")
+
+
+def content_sha256(row: dict) -> str:
+    """Hash of what a reader sees of a document; an edit to any of it is a change between versions."""
+    blob = json.dumps([row[f] for f in CONTENT_FIELDS], ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+
 def _manifest_batch(batch: pa.RecordBatch, assigned: pa.Array) -> pa.RecordBatch:
     source = batch.column("source")
+    content = batch.select(list(CONTENT_FIELDS)).to_pylist()
     columns = {
         "id": batch.column("id"),
         "split": assigned,
         "text_sha256": batch.column("text_sha256"),
+        "content_sha256": pa.array([content_sha256(row) for row in content], pa.string()),
         "path": pc.struct_field(source, "path"),
         "raw_sha256": pc.struct_field(source, "raw_sha256"),
     }

@@ -11,6 +11,14 @@ RAW_EDITED = "raw_edited"
 NORMALISATION_CHANGED = "normalisation_changed"
 
 
+def _why(row: dict) -> dict:
+    """Why a document changed: its raw file was edited, or the same file was normalised differently."""
+    return {
+        "cause": RAW_EDITED if row["raw_sha256_a"] != row["raw_sha256_b"] else NORMALISATION_CHANGED,
+        "text_changed": row["text_sha256_a"] != row["text_sha256_b"],
+    }
+
+
 def _flatten(mapping, prefix: str = "") -> dict:
     flat = {}
     for key, value in (mapping or {}).items():
@@ -37,7 +45,7 @@ def compare(a: Version, b: Version) -> dict:
     added = [r for r in rows if r["split_a"] is None]
     removed = [r for r in rows if r["split_b"] is None]
     both = [r for r in rows if r["split_a"] is not None and r["split_b"] is not None]
-    changed = [r for r in both if r["text_sha256_a"] != r["text_sha256_b"]]
+    changed = [r for r in both if r["content_sha256_a"] != r["content_sha256_b"]]
     moved = [r for r in both if r["split_a"] != r["split_b"]]
     splits = {}
     for name in SPLITS:
@@ -55,9 +63,7 @@ def compare(a: Version, b: Version) -> dict:
         "added": [r["id"] for r in added],
         "removed": [r["id"] for r in removed],
         "changed": [r["id"] for r in changed],
-        "changed_why": {
-            r["id"]: RAW_EDITED if r["raw_sha256_a"] != r["raw_sha256_b"] else NORMALISATION_CHANGED for r in changed
-        },
+        "changed_why": {r["id"]: _why(r) for r in changed},
         "moved_split": [{"id": r["id"], "from": r["split_a"], "to": r["split_b"]} for r in moved],
         "unchanged": len(both) - len(changed),
         "paths": {r["id"]: r["path_b"] or r["path_a"] for r in (*added, *removed, *changed)},
@@ -72,7 +78,10 @@ def _listing(title: str, ids: list[str], report: dict, limit: int, why: dict | N
         return []
     lines = [f"{title} ({len(ids)}):"]
     for doc_id in ids[:limit]:
-        reason = f"  [{why[doc_id]}]" if why else ""
+        reason = ""
+        if why:
+            cause = why[doc_id]["cause"].replace("_", " ")
+            reason = f"  [{cause}; {'text' if why[doc_id]['text_changed'] else 'title, dateline or related only'}]"
         lines.append(f"  {doc_id}  {report['paths'][doc_id]}{reason}")
     if len(ids) > limit:
         lines.append(f"  ... and {len(ids) - limit} more (--json lists all)")

@@ -20,20 +20,20 @@ CHANGELOG = "CHANGELOG.md"
 CHANGELOG_HEADER = "# Changelog\n\nReleases of this corpus, newest first. Written by `broadsheet release`.\n"
 
 
-def _run(cmd: list[str], cwd: Path, check: bool = True) -> subprocess.CompletedProcess:
+def _run(name: str, cmd: list[str], cwd: Path, check: bool = True) -> subprocess.CompletedProcess:
     result = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True)
     if check and result.returncode != 0:
-        last = (result.stderr or result.stdout).strip().splitlines()
-        raise BroadsheetError(f"{' '.join(cmd[:3])} failed: {last[-1] if last else 'exit ' + str(result.returncode)}")
+        said = [line for line in (result.stderr + result.stdout).splitlines() if line.strip()]
+        raise BroadsheetError(f"{name} failed: {said[-1].strip() if said else f'exit status {result.returncode}'}")
     return result
 
 
 def _git(root: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-    return _run(["git", *args], root, check)
+    return _run(f"git {args[0]}", ["git", *args], root, check)
 
 
 def _dvc(root: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-    return _run([sys.executable, "-m", "dvc", *args], root, check)
+    return _run(f"dvc {args[0]}", [sys.executable, "-m", "dvc", *args], root, check)
 
 
 def _code(text: str) -> str:
@@ -83,7 +83,7 @@ def _check_ready(root: Path, version: str, push: bool) -> None:
     dirty = _git(root, "status", "--porcelain").stdout.splitlines()
     if dirty:
         raise BroadsheetError(f"the work tree is not clean ({len(dirty)} paths, e.g. {dirty[0][3:]}): commit or stash first")
-    if push and not _dvc(root, "remote", "default", check=False).stdout.strip():
+    if push and _dvc(root, "remote", "default", check=False).returncode:
         raise BroadsheetError("no default DVC remote: add one with `dvc remote add -d NAME URL`, or release with --no-push")
     stale = _dvc(root, "status", "--quiet", check=False)
     if stale.returncode:
@@ -103,10 +103,13 @@ def release(version: str, repo: str | Path = ".", push: bool = True, dataset: st
     report = diff.compare(versions.from_rev(previous, str(root), dataset), current) if previous else None
     section = changelog_section(version, counts, previous, report)
     _prepend(root / CHANGELOG, section)
-    _dvc(root, "repro", "--quiet")
+    _dvc(root, "repro")
     _git(root, "add", "-A")
     _git(root, "commit", "-q", "-m", f"Release {version}")
     _git(root, "tag", "-a", version, "-m", f"corpus {version}")
     if push:
-        _dvc(root, "push", "--quiet")
+        try:
+            _dvc(root, "push")
+        except BroadsheetError as e:
+            raise BroadsheetError(f"{version} is committed and tagged, but {e}; run `dvc push` again") from None
     return {"version": version, "previous": previous, "pushed": push, "diff": report}
