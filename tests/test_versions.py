@@ -112,6 +112,8 @@ def test_release_push_edit_release_diff_and_load_both_from_a_fresh_clone(corpus_
         loaded = broadsheet.load(str(clone), rev=rev, cache_dir=tmp_path / "cache")
         assert sum(len(s) for s in loaded.values()) == (DOCS + 1 if rev == "v1" else DOCS + 30)
 
+    from_url = versions.fetch(f"file://{root}", "v2", cache_dir=tmp_path / "url-cache")
+    assert tree_bytes(from_url) == v2_bytes
     sh(tmp_path, env, "dvc", "get", str(root), "corpus/dataset", "--rev", "v1", "-o", str(tmp_path / "got-v1"))
     assert tree_bytes(tmp_path / "got-v1") == v1_bytes
     metrics = sh(root, env, "dvc", "metrics", "diff", "v1", "v2")
