@@ -21,6 +21,10 @@ def read_rejects(out):
     return {r["path"]: r for r in pq.read_table(out / "rejects.parquet").to_pylist()}
 
 
+def read_filtered(out):
+    return {r["path"]: r for r in pq.read_table(out / "filtered.parquet").to_pylist()}
+
+
 @pytest.fixture
 def messy(tmp_path, seed_bytes):
     src = tmp_path / "src"
@@ -28,7 +32,9 @@ def messy(tmp_path, seed_bytes):
     write(src, "000_812283e286aaf8e1.txt", seed_bytes)
     write(src, "a/001_00000000000000aa.txt", article(1))
     write(src, "b/001_00000000000000aa.txt", article(2))  # same name, other folder: same id
-    write(src, "cp1252/002_00000000000000bb.txt", "Budget\nCosts \u00a35m.".encode("cp1252"))
+    write(src, "cp1252/002_00000000000000bb.txt", "Budget\nCosts rose to \u00a35m this year.".encode("cp1252"))
+    write(src, "short.txt", "Short\nToo short.")
+    write(src, "koi8.txt", "Новости\nМосква: Кремль подтвердил свою позицию по вопросу миротворцев.".encode("koi8-r"))
     write(src, "crlf.txt", article(3).replace("\n", "\r\n"))
     write(src, "empty.txt", b"")
     write(src, "blank.txt", " \n\n\t\n")
@@ -73,10 +79,25 @@ def normalized(messy, tmp_path):
 def test_every_file_is_a_record_or_a_reject_exactly_once(messy, normalized):
     out, metrics = normalized
     on_disk = [p for p in messy.rglob("*") if p.is_symlink() or not p.is_dir()]
-    records, rejects = read_records(out), read_rejects(out)
-    paths = [r["source"]["path"] for r in records] + list(rejects)
+    records, rejects, filtered = read_records(out), read_rejects(out), read_filtered(out)
+    paths = [r["source"]["path"] for r in records] + list(rejects) + list(filtered)
     assert len(paths) == len(set(paths)) == len(on_disk) == metrics["input_files"]
-    assert metrics["input_files"] == metrics["documents"] + metrics["rejected"] + metrics["skipped"]
+    assert metrics["input_files"] == metrics["documents"] + metrics["rejected"] + metrics["skipped"] + metrics["filtered"]
+
+
+def test_filtered_documents_are_listed_with_reason_and_value(normalized):
+    out, metrics = normalized
+    filtered = read_filtered(out)
+    assert filtered["short.txt"]["reason"] == "too_few_words"
+    assert filtered["short.txt"]["value"] == 2
+    assert metrics["filtered_by_reason"] == {"too_few_words": 1}
+
+
+def test_languages_and_encodings_are_counted(normalized):
+    _, metrics = normalized
+    assert metrics["documents_by_language"]["ru"] == 1
+    assert metrics["documents_by_language"]["en"] >= 1
+    assert metrics["documents_by_encoding"]["koi8-r"] == 1
 
 
 def test_rejects_carry_the_reason_and_a_detail(normalized):
@@ -108,7 +129,7 @@ def test_odd_names_and_deep_trees_become_records(normalized):
     assert "bad-name/caf\\xe9.txt" in by_path
     assert any(p.startswith("deep/d0/d1/") for p in by_path)
     assert by_path["inside-link.txt"]["text"] == by_path["crlf.txt"]["text"]
-    assert by_path["cp1252/002_00000000000000bb.txt"]["text"] == "Costs £5m."
+    assert by_path["cp1252/002_00000000000000bb.txt"]["text"] == "Costs rose to £5m this year."
     assert "decoded_cp1252" in by_path["cp1252/002_00000000000000bb.txt"]["flags"]
 
 

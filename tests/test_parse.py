@@ -73,6 +73,7 @@ def test_seed_pinned_values(seed, seed_bytes):
         "encoding": "utf-8",
     }
     assert seed["flags"] == ["apostrophe_fixed"]
+    assert seed["lang"] == "en"
 
 
 def test_apostrophe_fix_is_a_param(seed_bytes):
@@ -103,13 +104,56 @@ def test_same_article_in_another_representation_gives_the_same_record(seed, seed
         assert other[field] == seed[field], field
 
 
-def test_latin1_file_with_bytes_cp1252_leaves_undefined_is_decoded_and_flagged():
-    raw = "Caf\u00e9 prices\nPRICES rise by \u00a3" .encode("latin-1") + b"3 \x81 today.\n"
-    rec = record(raw)
-    assert rec["source"]["encoding"] == "latin-1"
-    assert "decoded_latin1" in rec["flags"]
+def test_latin1_file_with_a_byte_cp1252_leaves_undefined_is_decoded_as_latin1_and_flagged():
+    text = "Café prices\nPrices at the café on the corner rose by £3 today, the owner said, blaming the cost of milk."
+    rec = record(text.encode("latin-1").replace(b" today", b" \x81today"))
+    assert rec["source"]["encoding"] == "iso8859-1"
+    assert "decoded_iso8859_1" in rec["flags"]
     assert rec["title"] == "Café prices"
-    assert "£3" in rec["text"]
+    assert "£3 today" in rec["text"]  # the stray C1 control is removed
+
+
+@pytest.mark.parametrize(
+    "text, encoding",
+    [
+        ("Новости дня\nМосква: Кремль подтвердил свою позицию по вопросу миротворцев в Украине.", "cp1251"),
+        ("Новости дня\nМосква: Кремль подтвердил свою позицию по вопросу миротворцев в Украине.", "koi8-r"),
+        ("Wiadomości\nŁódź: Prezydent powiedział, że zażółć gęślą jaźń, a rząd się zgodził.", "cp1250"),
+        ("ニュース\n東京：政府は新しい政策を発表しました。経済への影響が注目されています。", "shift_jis"),
+    ],
+)
+def test_other_legacy_encodings_are_detected(text, encoding):
+    rec = record(text.encode(encoding))
+    assert rec["title"] + "\n" + rec["text"] == text
+    assert any(flag.startswith("decoded_") for flag in rec["flags"])
+
+
+def test_mojibake_is_repaired_and_flagged(seed_text):
+    garbled = seed_text.encode("utf-8").decode("cp1252", errors="replace")
+    rec = record(garbled.encode("utf-8"))
+    assert "mojibake_fixed" in rec["flags"]
+    assert "Russia’s sovereignty" in rec["text"]
+
+
+def test_correct_text_is_not_flagged_as_mojibake():
+    rec = record("Über die Straße\nDie Größe des Gebäudes überrascht — „sehr“, sagt Ångström. Æsop’s fable.")
+    assert "mojibake_fixed" not in rec["flags"]
+
+
+def test_language_is_detected_with_a_score(seed):
+    assert seed["lang"] == "en"
+    assert 0.9 <= seed["lang_score"] <= 1.0
+
+
+def test_control_characters_can_be_a_reason_to_reject():
+    result = record("Title\nBody\x07 with a bell.", NormalizeParams(control_chars="reject"))
+    assert isinstance(result, Rejected) and result.reason == "control_chars"
+
+
+def test_undecodable_bytes_are_rejected():
+    raw = bytes(range(0x80, 0x100)) * 20
+    result = record(raw, NormalizeParams(legacy_encodings=()))
+    assert isinstance(result, Rejected) and result.reason == "undecodable"
 
 
 def test_cp1252_pound_sign_is_decoded():

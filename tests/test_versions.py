@@ -102,7 +102,12 @@ def test_release_push_edit_release_diff_and_load_both_from_a_fresh_clone(corpus_
     assert grown["dataset"] <= 3 + 3 + 2, grown  # 3 edits, the last shard of each of 3 splits, a removal
     total_shards = sum(len(s) for s in shard_hashes(root).values())
     assert total_shards > 40
-    assert len(cache_objects(root) - before) <= sum(grown.values()) + 20  # + small metadata files and .dir lists
+    cache = root / ".dvc" / "cache"
+    new_bytes = sum((cache / o).stat().st_size for o in cache_objects(root) - before)
+    all_bytes = sum((cache / o).stat().st_size for o in cache_objects(root))
+    # A full rewrite would store as much again; what is new here is the changed shards, the small
+    # metadata files, and the manifest (tiny next to real articles, large next to these 60-word ones).
+    assert new_bytes < 0.4 * all_bytes, (new_bytes, all_bytes)
 
     clone = tmp_path / "colleague"
     sh(tmp_path, env, "git", "clone", "-q", str(root), str(clone))

@@ -18,6 +18,27 @@ _CONTROLS = re.compile("[\x00-\x08\x0e-\x1f\x7f-\x84\x86-\x9f]")
 _SPACE_RUNS = re.compile(" {2,}")
 _LINE_EDGES = re.compile("^ +| +$", re.MULTILINE)
 _ACUTE_APOSTROPHE = re.compile(r"(?<=\w)\u00b4(?=\w)")
+# UTF-8 read as cp1252 or latin-1: a lead byte (U+00C2-U+00F4: Â Ã â ...) followed by what a
+# continuation byte 0x80-0xBF becomes (U+0080-U+00BF, or cp1252's € ‚ ƒ „ … † ‡ ˆ ‰ Š ‹ Œ Ž ‘ ’ “ ” • – — ˜ ™ š › œ ž Ÿ).
+# A cheap test that picks the few documents worth ftfy's slow, thorough repair.
+_MOJIBAKE_HINT = re.compile(
+    "[\u00c2-\u00f4][\u0080-\u00bf\u0152\u0153\u0160\u0161\u0178\u017d\u017e\u0192\u02c6\u02dc"
+    "\u2013\u2014\u2018-\u201a\u201c-\u201e\u2020-\u2022\u2026\u2030\u2039\u203a\u20ac\u2122]"
+)
+
+
+def has_control_chars(text: str) -> bool:
+    return _CONTROLS.search(text) is not None
+
+
+def fix_mojibake(text: str) -> tuple[str, list[str]]:
+    """Repair UTF-8 that was decoded as a legacy encoding (Russiaâ€™s -> Russia’s), only where a cheap test hints at it."""
+    if text.isascii() or _MOJIBAKE_HINT.search(text) is None:
+        return text, []
+    import ftfy
+
+    fixed = ftfy.fix_encoding(text)
+    return (fixed, ["mojibake_fixed"]) if fixed != text else (text, [])
 
 
 def normalize_newlines(text: str) -> tuple[str, list[str]]:

@@ -6,12 +6,13 @@ Every failure the user can fix ends as one line on stderr and exit status 1
 
 from __future__ import annotations
 
+import shutil
 import sys
 from pathlib import Path
 
 import click
 
-from broadsheet import __version__, dataset, diff, ingest, params, release, versions
+from broadsheet import __version__, dataset, dedup, diff, ingest, params, release, versions
 from broadsheet.errors import BroadsheetError
 from broadsheet.output import dumps_json, write_json
 
@@ -68,21 +69,41 @@ def cli() -> None:
 @quiet_option
 def normalize(src, out, workers, params_path, metrics_path, quiet):
     """Parse and normalise every file under SRC into Parquet shards, a rejects table and metrics."""
-    settings = params.load(params_path).normalize
-    metrics = ingest.run(list(src), out, settings, workers=workers, progress=not quiet)
+    settings = params.load(params_path)
+    metrics = ingest.run(list(src), out, settings.normalize, workers=workers, progress=not quiet, filters=settings.filter)
+    _report(metrics, metrics_path, quiet)
+
+
+@cli.command(name="dedup")
+@click.argument("normalized", type=click.Path(file_okay=False))
+@click.option("--out", required=True, type=click.Path(file_okay=False), help="Output folder (replaced whole).")
+@click.option("--workers", type=click.IntRange(min=1), default=None, help="Worker processes (default: all cores).")
+@params_option
+@metrics_option
+@quiet_option
+def dedup_command(normalized, out, workers, params_path, metrics_path, quiet):
+    """Find exact and near-duplicate clusters; write the decisions (duplicates.parquet), not a copy."""
+    metrics = dedup.run(normalized, out, params.load(params_path).dedup, workers=workers, progress=not quiet)
     _report(metrics, metrics_path, quiet)
 
 
 @cli.command(name="publish")
 @click.argument("normalized", type=click.Path(file_okay=False))
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Dataset folder (replaced whole).")
+@click.option("--duplicates", type=click.Path(file_okay=False), default=None, help="A dedup output: leave out duplicates.")
 @click.option("--changelog", type=click.Path(dir_okay=False), default=None, help="CHANGELOG.md shown as the card's Versions.")
+@click.option("--plots", "plots_dir", type=click.Path(file_okay=False), default=None, help="Also copy the plot data here.")
 @params_option
 @metrics_option
 @quiet_option
-def publish_command(normalized, out, changelog, params_path, metrics_path, quiet):
+def publish_command(normalized, out, duplicates, changelog, plots_dir, params_path, metrics_path, quiet):
     """Write the save_to_disk layout of a train/validation/test DatasetDict, its manifest and card."""
-    metrics = dataset.run(normalized, out, params.load(params_path).publish, progress=not quiet, changelog=changelog)
+    settings = params.load(params_path)
+    metrics = dataset.run(
+        normalized, out, settings.publish, not quiet, changelog=changelog, duplicates=duplicates, drop=settings.dedup.drop
+    )
+    if plots_dir:
+        _copy_folder(Path(out) / "plots", plots_dir)
     _report(metrics, metrics_path, quiet)
 
 
@@ -113,6 +134,15 @@ def release_command(version, repo, no_push):
     previous = f" (changes since {result['previous']} in CHANGELOG.md)" if result["previous"] else ""
     pushed = " and pushed the data" if result["pushed"] else ""
     click.echo(f"released {version}: committed, tagged{pushed}{previous}")
+
+
+def _copy_folder(source: Path, target: str) -> None:
+    try:
+        Path(target).mkdir(parents=True, exist_ok=True)
+        for path in sorted(source.iterdir()):
+            shutil.copyfile(path, Path(target) / path.name)
+    except OSError as e:
+        raise BroadsheetError(f"cannot write {target}: {e.strerror or e}") from None
 
 
 def _report(metrics: dict, metrics_path: str | None, quiet: bool) -> None:

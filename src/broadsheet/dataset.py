@@ -17,7 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from broadsheet import card, schema
+from broadsheet import card, dedup, ingest, report, schema
 from broadsheet.errors import BroadsheetError
 from broadsheet.output import atomic_dir, check_apart, write_json
 from broadsheet.params import SPLITS, PublishParams
@@ -25,28 +25,6 @@ from broadsheet.shards import ShardWriter, parquet_writer
 from broadsheet.split import split_of
 
 READ_BATCH_ROWS = 4096
-
-
-def normalized_shards(folder: str | Path) -> list[Path]:
-    """The Parquet shards of a complete normalize output, in order; a one-line error for anything else."""
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise BroadsheetError(f"normalized folder {folder} does not exist (run broadsheet normalize first)")
-    if not (folder / "metrics.json").is_file() or not (folder / "data").is_dir():
-        raise BroadsheetError(f"{folder} is not a complete normalize output (no metrics.json or data/)")
-    paths = sorted((folder / "data").glob("part-*.parquet"))
-    expected = schema.document()
-    for path in paths:
-        try:
-            found = pq.read_schema(path)
-        except (OSError, pa.ArrowException) as e:
-            raise BroadsheetError(f"{path} is not a readable Parquet file: {e}") from None
-        if not found.equals(expected.arrow, check_metadata=False):
-            version = (found.metadata or {}).get(b"broadsheet.schema", b"unknown").decode()
-            raise BroadsheetError(
-                f"{path} has schema {version}, not {expected.name}.v{expected.version}: run broadsheet normalize again"
-            )
-    return paths
 
 
 def _hf_schema(doc: schema.Schema, features) -> pa.Schema:
@@ -136,55 +114,100 @@ def _split_info(name: str, files: list[Path], lengths: list[int]):
     return SplitInfo(name=name, num_bytes=sum(p.stat().st_size for p in files), num_examples=sum(lengths), shard_lengths=lengths)
 
 
+class _Writers:
+    """The content-defined shard writers of the three splits and of the manifest."""
+
+    def __init__(self, folder: Path, params: PublishParams, arrow_schema: pa.Schema):
+        doc = schema.document()
+        self.folder, self.arrow_schema = folder, arrow_schema
+        self.splits = {}
+        for split in SPLITS:
+            (folder / split).mkdir()
+            self.splits[split] = ShardWriter(doc, params.shard_rows, _arrow_writer(folder / split, arrow_schema))
+        (folder / "manifest").mkdir()
+        document_schema = {"broadsheet.document_schema": doc.arrow.metadata[b"broadsheet.schema"].decode()}
+        self.manifest = ShardWriter(
+            schema.manifest(), params.shard_rows * MANIFEST_SHARD_FACTOR, parquet_writer(folder / "manifest", document_schema)
+        )
+
+    def add(self, batch: pa.RecordBatch, assigned: pa.Array) -> None:
+        self.manifest.add(_manifest_batch(batch, assigned))
+        for split, writer in self.splits.items():
+            part = batch.filter(pc.equal(assigned, split))
+            if part.num_rows:
+                writer.add(part)
+
+    def close(self):
+        """Finish every shard; return the SplitDict and each split's state.json."""
+        from datasets import SplitDict
+
+        if not self.manifest.close():  # an empty corpus still has a manifest to diff against
+            self.manifest.write(schema.manifest().arrow.empty_table(), 0)
+        split_dict, states = SplitDict(), {}
+        for split, writer in self.splits.items():
+            files, lengths = _finish_split(self.folder / split, writer, self.arrow_schema)
+            split_dict.add(_split_info(split, files, lengths))
+            states[split] = _state(split, files)
+        return split_dict, states
+
+
+def _batches(paths: list[Path], doc: schema.Schema, progress: bool):
+    from tqdm.auto import tqdm
+
+    for path in tqdm(paths, unit="shard", desc="publish", disable=None if progress else True):
+        for batch in pq.ParquetFile(path).iter_batches(batch_size=READ_BATCH_ROWS):
+            yield pa.RecordBatch.from_arrays(batch.columns, schema=doc.arrow)
+
+
+def _accounting(normalized: Path, published: int, deduplicated: int) -> dict:
+    """Where every input file went: ``input_files = documents + rejected + skipped + filtered + deduplicated``."""
+    upstream = json.loads((normalized / "metrics.json").read_text(encoding="utf-8"))
+    counts = {key: upstream[key] for key in ("input_files", "rejected", "skipped", "filtered")}
+    counts.update(documents=published, deduplicated=deduplicated)
+    if counts["input_files"] != published + deduplicated + counts["rejected"] + counts["skipped"] + counts["filtered"]:
+        raise BroadsheetError(f"{normalized} and the dedup decisions do not add up: {counts}; run dvc repro")
+    return counts
+
+
 def run(
     normalized: str | Path,
     out: str | Path,
     params: PublishParams | None = None,
     progress: bool = True,
     changelog: str | Path | None = None,
+    duplicates: str | Path | None = None,
+    drop: str = "near",
 ) -> dict:
     """Publish the normalize output ``normalized`` into ``out``; return the metrics (also in ``out/metrics.json``).
 
-    ``changelog``: a CHANGELOG.md whose sections become the card's "Versions" section.
+    ``duplicates``: a dedup output; its non-kept members are left out as ``drop``
+    says (exact | near | none). ``changelog``: a CHANGELOG.md whose sections
+    become the card's "Versions" section.
     """
-    from datasets import DatasetInfo, SplitDict
+    from datasets import DatasetInfo
     from datasets.utils.py_utils import asdict
-    from tqdm.auto import tqdm
 
     params = params or PublishParams()
-    paths = normalized_shards(normalized)
-    check_apart(out, [normalized])
+    normalized = Path(normalized)
+    paths = ingest.output_shards(normalized)
+    check_apart(out, [normalized, *([duplicates] if duplicates else [])])
+    dropped = dedup.dropped(duplicates, drop) if duplicates else {}
     versions = _read_changelog(changelog)
     doc = schema.document()
     features = doc.features()
-    arrow_schema = _hf_schema(doc, features)
+    stats = report.Stats()
     with atomic_dir(out) as folder:
-        writers = {}
-        for split in SPLITS:
-            (folder / split).mkdir()
-            writers[split] = ShardWriter(doc, params.shard_rows, _arrow_writer(folder / split, arrow_schema))
-        (folder / "manifest").mkdir()
-        manifest = ShardWriter(
-            schema.manifest(),
-            params.shard_rows * MANIFEST_SHARD_FACTOR,
-            parquet_writer(folder / "manifest", {"broadsheet.document_schema": doc.arrow.metadata[b"broadsheet.schema"].decode()})
-        )
-        for path in tqdm(paths, unit="shard", desc="publish", disable=None if progress else True):
-            for batch in pq.ParquetFile(path).iter_batches(batch_size=READ_BATCH_ROWS):
-                batch = pa.RecordBatch.from_arrays(batch.columns, schema=doc.arrow)
-                assigned = pa.array([split_of(i, params.splits) for i in batch.column("id").to_pylist()], pa.string())
-                manifest.add(_manifest_batch(batch, assigned))
-                for split in SPLITS:
-                    part = batch.filter(pc.equal(assigned, split))
-                    if part.num_rows:
-                        writers[split].add(part)
-        if not manifest.close():  # an empty corpus still has a manifest to diff against
-            manifest.write(schema.manifest().arrow.empty_table(), 0)
-        split_dict, states = SplitDict(), {}
-        for split in SPLITS:
-            files, lengths = _finish_split(folder / split, writers[split], arrow_schema)
-            split_dict.add(_split_info(split, files, lengths))
-            states[split] = _state(split, files)
+        writers = _Writers(folder, params, _hf_schema(doc, features))
+        left_out = 0
+        for batch in _batches(paths, doc, progress):
+            ids = batch.column("id").to_pylist()
+            if dropped:
+                keep = [i not in dropped for i in ids]
+                left_out += keep.count(False)
+                batch, ids = batch.filter(pa.array(keep)), [i for i, k in zip(ids, keep) if k]
+            writers.add(batch, pa.array([split_of(i, params.splits) for i in ids], pa.string()))
+            stats.add(batch)
+        split_dict, states = writers.close()
         info = DatasetInfo(
             description=params.card.description,
             citation=params.card.citation,
@@ -199,13 +222,15 @@ def run(
             write_json(folder / split / "dataset_info.json", asdict(info))
         write_json(folder / "dataset_dict.json", {"splits": list(SPLITS)})
         metrics = {
-            "documents": sum(s.num_examples for s in split_dict.values()),
+            **_accounting(normalized, sum(s.num_examples for s in split_dict.values()), left_out),
+            **stats.metrics(),
             "splits": {
                 s.name: {"rows": s.num_examples, "bytes": s.num_bytes, "shards": len(s.shard_lengths)}
                 for s in split_dict.values()
             },
         }
         write_json(folder / "metrics.json", metrics)
+        report.write_plots(folder / "plots", stats)
         (folder / "README.md").write_text(card.render(info, params.card, metrics, doc, versions), encoding="utf-8")
     return metrics
 

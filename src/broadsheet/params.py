@@ -7,9 +7,8 @@ readable line.
 
 from __future__ import annotations
 
+import codecs
 import dataclasses
-import hashlib
-import json
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,17 +32,47 @@ class NormalizeParams:
     """Move an opening place line (MOSCOW/WASHINGTON: ...) of the first paragraph into ``dateline``."""
     shard_rows: int = 1000
     """Target rows per content-defined Parquet shard."""
+    legacy_encodings: tuple[str, ...] = ("cp1252", "iso8859-1")
+    """Encodings tried first for text that is not UTF-8, kept when the text reads cleanly; then detection."""
+    max_mess_ratio: float = 0.2
+    """How garbled (charset-normalizer's mess ratio) decoded text may look before the file is rejected."""
+    fix_mojibake: bool = True
+    """Repair UTF-8 that was once decoded as cp1252/latin-1 (Russiaâ€™s -> Russia’s) with ftfy."""
+    control_chars: str = "remove"
+    """Control characters (NUL, BEL, ESC, C1) in text: remove (flagged) or reject the file."""
+    lang_prefix_chars: int = 2000
+    """Characters of title + text the language detector reads."""
 
     def validate(self) -> None:
         _positive("normalize.max_file_bytes", self.max_file_bytes)
         _positive("normalize.shard_rows", self.shard_rows)
+        _positive("normalize.lang_prefix_chars", self.lang_prefix_chars)
         if not self.include:
             raise BroadsheetError("params: normalize.include must list at least one pattern")
+        _one_of("normalize.control_chars", self.control_chars, ("remove", "reject"))
+        for encoding in self.legacy_encodings:
+            try:
+                codecs.lookup(encoding)
+            except LookupError:
+                raise BroadsheetError(f"params: normalize.legacy_encodings: unknown encoding {encoding!r}") from None
 
-    def fingerprint(self) -> str:
-        """A short hash of these settings, for cache keys."""
-        blob = json.dumps(dataclasses.asdict(self), sort_keys=True).encode()
-        return hashlib.sha256(blob).hexdigest()[:16]
+
+@dataclass(frozen=True)
+class FilterParams:
+    min_words: int = 5
+    """Documents with fewer words in text are filtered (too_few_words)."""
+    max_words: int = 200_000
+    """Documents with more words are filtered (too_many_words); 0: no limit."""
+    max_repeated_paragraphs: float = 0.3
+    """Largest share of paragraphs that repeat an earlier one (repeated_lines)."""
+    languages: tuple[str, ...] = ()
+    """Allow-list of language codes; other documents are filtered (language). Empty: all languages."""
+
+    def validate(self) -> None:
+        if self.min_words < 0 or self.max_words < 0:
+            raise BroadsheetError("params: filter.min_words and filter.max_words may not be negative")
+        if not 0 <= self.max_repeated_paragraphs <= 1:
+            raise BroadsheetError("params: filter.max_repeated_paragraphs must be between 0 and 1")
 
 
 @dataclass(frozen=True)
@@ -72,9 +101,41 @@ class PublishParams:
 
 
 @dataclass(frozen=True)
+class DedupParams:
+    ngram: int = 5
+    """Words per shingle."""
+    num_perm: int = 128
+    """MinHash permutations; must equal bands x rows."""
+    bands: int = 16
+    rows: int = 8
+    threshold: float = 0.8
+    """Least Jaccard similarity of word shingles for a near duplicate (checked exactly on candidate pairs)."""
+    seed: int = 42
+    """Seed of the MinHash permutations."""
+    drop: str = "near"
+    """What publish leaves out: exact duplicates only, exact and near, or none."""
+
+    def validate(self) -> None:
+        for name in ("ngram", "num_perm", "bands", "rows"):
+            _positive(f"dedup.{name}", getattr(self, name))
+        if self.bands * self.rows != self.num_perm:
+            raise BroadsheetError(f"params: dedup.bands x dedup.rows must equal dedup.num_perm ({self.num_perm})")
+        if not 0 < self.threshold <= 1:
+            raise BroadsheetError("params: dedup.threshold must be in (0, 1]")
+        _one_of("dedup.drop", self.drop, ("exact", "near", "none"))
+
+
+@dataclass(frozen=True)
 class Params:
     normalize: NormalizeParams = field(default_factory=NormalizeParams)
+    filter: FilterParams = field(default_factory=FilterParams)
+    dedup: DedupParams = field(default_factory=DedupParams)
     publish: PublishParams = field(default_factory=PublishParams)
+
+
+def _one_of(name: str, value: str, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        raise BroadsheetError(f"params: {name} must be one of {', '.join(allowed)}, got {value!r}")
 
 
 def _positive(name: str, value: int) -> None:
@@ -126,8 +187,8 @@ def _build(cls, data, where: str):
 def parse(data) -> Params:
     """Params from the already-loaded YAML mapping, validated."""
     params = _build(Params, data, "")
-    params.normalize.validate()
-    params.publish.validate()
+    for section in (params.normalize, params.filter, params.dedup, params.publish):
+        section.validate()
     return params
 
 

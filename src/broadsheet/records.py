@@ -32,3 +32,17 @@ class Rejected:
 
     def row(self) -> dict:
         return {"path": self.path, "reason": self.reason, "detail": self.detail}
+
+
+@dataclass(frozen=True)
+class Filtered:
+    """A document the quality filters removed, with the measured value that decided it."""
+
+    id: str
+    path: str
+    reason: str
+    value: float | None
+    detail: str
+
+    def row(self) -> dict:
+        return {"id": self.id, "path": self.path, "reason": self.reason, "value": self.value, "detail": self.detail}

@@ -120,3 +120,11 @@ def reject() -> Schema:
 
 def manifest() -> Schema:
     return load("manifest")
+
+
+def filtered() -> Schema:
+    return load("filtered")
+
+
+def duplicate() -> Schema:
+    return load("duplicate")

@@ -1,0 +1,40 @@
+"""Worker processes that keep order: the same outputs whatever the worker count."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+
+
+def default_workers() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+def ordered_map(
+    func: Callable,
+    items: Iterable,
+    workers: int,
+    initializer: Callable | None = None,
+    initargs: tuple = (),
+) -> Iterator:
+    """``map(func, items)`` on ``workers`` processes, results in input order, a bounded number in flight.
+
+    With one worker everything runs in this process. ``func`` and ``initializer``
+    must be importable module-level functions (workers start by forkserver).
+    """
+    if workers <= 1:
+        if initializer is not None:
+            initializer(*initargs)
+        yield from map(func, items)
+        return
+    context = multiprocessing.get_context("forkserver")
+    with context.Pool(workers, initializer=initializer, initargs=initargs) as pool:
+        in_flight: deque = deque()
+        for item in items:
+            in_flight.append(pool.apply_async(func, (item,)))
+            if len(in_flight) >= 4 * workers:
+                yield in_flight.popleft().get()
+        while in_flight:
+            yield in_flight.popleft().get()
