@@ -54,22 +54,27 @@ def normalize_newlines(text: str) -> tuple[str, list[str]]:
 
 
 def clean_text(text: str, fix_acute_apostrophe: bool = True) -> tuple[str, list[str]]:
-    """NFC, one kind of space, no invisible or control characters, no space runs or line-edge spaces."""
+    """NFC, one kind of space, no invisible or control characters, no space runs or line-edge spaces.
+
+    Removals come first, so that what they bring together (a letter, a combining
+    mark, an acute accent) is seen by NFC and the apostrophe rule: cleaning twice
+    changes nothing (a property test holds it to that).
+    """
     flags = []
+    text, n = _CONTROLS.subn("", text)
+    if n:
+        flags.append("control_chars_removed")
     if not text.isascii():
-        if not unicodedata.is_normalized("NFC", text):
-            text = unicodedata.normalize("NFC", text)
-            flags.append("unicode_nfc")
         text, n = _ZERO_WIDTH.subn("", text)
         if n:
             flags.append("zero_width_removed")
+        if not unicodedata.is_normalized("NFC", text):
+            text = unicodedata.normalize("NFC", text)
+            flags.append("unicode_nfc")
         if fix_acute_apostrophe:
             text, n = _ACUTE_APOSTROPHE.subn("\u2019", text)
             if n:
                 flags.append("apostrophe_fixed")
-    text, n = _CONTROLS.subn("", text)
-    if n:
-        flags.append("control_chars_removed")
     text, n = _UNICODE_SPACES.subn(" ", text)
     if n:
         flags.append("unicode_spaces_replaced")

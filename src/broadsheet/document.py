@@ -1,8 +1,9 @@
 """Raw bytes of one file to one record (or a Rejected): a pure function.
 
-decode -> newlines -> mojibake repair -> Unicode and whitespace clean-up ->
-sections -> dateline -> language -> the record dict, in the field order of ``schemas/document.v1.json``. Every
-change made to the text is named in the record's ``flags``.
+decode -> newlines -> clean-up (controls, Unicode, white space) -> sections ->
+mojibake repair of each piece -> dateline -> language -> the record dict, in
+the field order of ``schemas/document.v1.json``. Every change made to the text
+is named in the record's ``flags``.
 """
 
 from __future__ import annotations
@@ -17,15 +18,27 @@ from broadsheet.parse import split_dateline, split_sections
 from broadsheet.records import Rejected, Source
 
 
+def _repair_mojibake(title: str, paragraphs: list[str], related: list[str], params: NormalizeParams):
+    """Mojibake repair piece by piece, once the structure is known, so that a second pass finds the same pieces."""
+    flags: list[str] = []
+
+    def repair(piece: str) -> str:
+        fixed, changed = fix_mojibake(piece)
+        if changed:
+            flags.extend(changed)
+            fixed, _ = clean_text(fixed, params.fix_acute_apostrophe)  # what ftfy restored (an NBSP, say)
+        return fixed
+
+    paragraphs = [p for p in map(repair, paragraphs) if p]
+    return repair(title), paragraphs, [h for h in map(repair, related) if h], flags
+
+
 def normalize_document(raw: bytes, source: Source, params: NormalizeParams) -> dict | Rejected:
     """The record for ``raw``, the bytes of ``source``; or why it is not one."""
     decoded = decode(raw, params.legacy_encodings, params.max_mess_ratio)
     if isinstance(decoded, Undecodable):
         return Rejected(source.relpath, decoded.reason, decoded.detail)
     text, newline_flags = normalize_newlines(decoded.text)
-    mojibake_flags = []
-    if params.fix_mojibake:
-        text, mojibake_flags = fix_mojibake(text)
     if params.control_chars == "reject" and has_control_chars(text):
         return Rejected(source.relpath, "control_chars", "control characters in text (normalize.control_chars: reject)")
     text, clean_flags = clean_text(text, params.fix_acute_apostrophe)
@@ -34,7 +47,10 @@ def normalize_document(raw: bytes, source: Source, params: NormalizeParams) -> d
     sections = split_sections(text.split("\n"))
     if sections is None:
         return Rejected(source.relpath, "no_title", "the first non-blank line is the '-' separator")
-    paragraphs = sections.paragraphs
+    title, paragraphs, related = sections.title, sections.paragraphs, sections.related
+    if params.fix_mojibake:
+        title, paragraphs, related, mojibake_flags = _repair_mojibake(title, paragraphs, related, params)
+        clean_flags += mojibake_flags
     dateline = None
     if params.extract_dateline and paragraphs:
         dateline, first = split_dateline(paragraphs[0])
@@ -42,14 +58,14 @@ def normalize_document(raw: bytes, source: Source, params: NormalizeParams) -> d
     if not paragraphs:
         return Rejected(source.relpath, "no_body", "a headline but no body paragraphs")
     body = "\n\n".join(paragraphs)
-    lang, lang_score, lang_flags = detect_language(f"{sections.title}\n{body}", params.lang_prefix_chars)
-    flags = sorted({*decoded.flags, *newline_flags, *mojibake_flags, *clean_flags, *sections.flags, *lang_flags})
+    lang, lang_score, lang_flags = detect_language(f"{title}\n{body}", params.lang_prefix_chars)
+    flags = sorted({*decoded.flags, *newline_flags, *clean_flags, *sections.flags, *lang_flags})
     return {
         "id": source.id,
-        "title": sections.title,
+        "title": title,
         "dateline": dateline,
         "text": body,
-        "related": sections.related,
+        "related": related,
         "lang": lang,
         "lang_score": lang_score,
         "n_chars": len(body),

@@ -1,6 +1,6 @@
 """Language identification, offline: CLD2 (pycld2), whose model is compiled into the package.
 
-Measured on this machine (scripts/bench_lang.py): on 6 KB English articles pycld2
+Measured here with scripts/bench_lang.py: on 6 KB English articles pycld2
 runs at ~4,800 documents/s on the whole text and ~28,000/s on a 1,000-character
 prefix, py3langid at ~600 and ~2,500; both named 14 of 14 one-sentence samples in
 14 languages correctly. Only a prefix of the text is read (``prefix_chars``).

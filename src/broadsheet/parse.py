@@ -47,6 +47,9 @@ def split_sections(lines: list[str]) -> Sections | None:
     related = [_RELATED_TAIL.sub("", line) for line in related_lines if line]
     if sep is not None and not related:
         flags.append("empty_related_section")
+    if SEPARATOR in body:  # an earlier '-' line: a break inside the body, not text
+        body = [line for line in body if line != SEPARATOR]
+        flags.append("extra_separator_removed")
     body = _trim_blank(body)
     if "" in body:
         flags.append("blank_line_paragraphs")
