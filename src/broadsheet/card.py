@@ -7,10 +7,11 @@ of quotes, colons or angle brackets cannot break either. No timestamps.
 from __future__ import annotations
 
 import html
+import json
 
 import yaml
 
-from broadsheet.params import CardParams
+from broadsheet.params import SPLITS, CardParams
 from broadsheet.schema import Schema
 
 
@@ -51,17 +52,82 @@ def _versions(changelog: str) -> str:
     return "### " + sections[1].replace("\n## ", "\n### ").strip()
 
 
-def render(info, card: CardParams, metrics: dict, doc: Schema, changelog: str = "") -> str:
-    """The card's full text for a published DatasetDict described by ``info`` (a ``datasets.DatasetInfo``)."""
+def _example(row: dict | None) -> str:
+    if row is None:
+        return "The corpus is empty."
+    shown = dict(row)
+    if len(shown["text"]) > 600:
+        shown["text"] = shown["text"][:600] + " [...]"
+    shown["related"] = shown["related"][:3] + (["[...]"] if len(shown["related"]) > 3 else [])
+    return "<pre>\n" + html.escape(json.dumps(shown, indent=2, ensure_ascii=False), quote=False) + "\n</pre>"
+
+
+def _statistics(metrics: dict) -> str:
+    words = metrics["words"]
+    languages = ", ".join(f"{_md(k)} {v}" for k, v in sorted(metrics["documents_by_language"].items(), key=lambda kv: -kv[1]))
+    return "\n".join(
+        [
+            f"- Input files: {metrics['input_files']}; published documents: {metrics['documents']}; rejected "
+            f"{metrics['rejected']}, skipped {metrics['skipped']}, filtered {metrics['filtered']}, "
+            f"duplicates left out {metrics['deduplicated']}.",
+            f"- Words per document: 5th percentile {words['p5']}, quartiles {words['p25']} / {words['p50']} / "
+            f"{words['p75']}, 95th percentile {words['p95']}; {words['total']} words in all.",
+            f"- Documents by language: {languages or 'none'}.",
+        ]
+    )
+
+
+def _creation(lock: dict | None, settings: dict | None) -> str:
+    lines = [
+        "Built with `dvc repro` from the raw files: `normalize` (parse, decode, clean, detect language, filter; rejects",
+        "with their reasons in `corpus/normalized/rejects.parquet`), `dedup` (exact and MinHash near duplicates, decisions",
+        "in `corpus/dedup/duplicates.parquet`) and `publish` (this folder).",
+    ]
+    if settings:
+        lines += ["", "Parameters (`params.yaml`):", "", "```yaml", yaml.safe_dump(settings, sort_keys=False, allow_unicode=True).strip(), "```"]
+    stages = (lock or {}).get("stages", {})
+    rows = [
+        f"| {_md(stage)} | `{_md(dep['path'])}` | `{dep.get('md5', '')}` |"
+        for stage in ("normalize", "dedup")
+        for dep in stages.get(stage, {}).get("deps", [])
+    ]
+    if rows:
+        lines += ["", "Inputs and code of the stages before `publish`, from `dvc.lock`:", "", "| stage | path | md5 |", "| --- | --- | --- |", *rows]
+    return "\n".join(lines)
+
+
+def render(
+    info,
+    card: CardParams,
+    metrics: dict,
+    doc: Schema,
+    changelog: str = "",
+    example: dict | None = None,
+    lock: dict | None = None,
+    settings: dict | None = None,
+) -> str:
+    """The card's full text for a published DatasetDict described by ``info`` (a ``datasets.DatasetInfo``).
+
+    ``example``: a record to show; ``lock``: the parsed dvc.lock; ``settings``: the parsed params.yaml.
+    """
+    languages = sorted(lang for lang in metrics.get("documents_by_language", {}) if lang != "unknown")
     front = {
         "pretty_name": card.pretty_name,
         "license": card.license,
+        **({"language": languages} if languages else {}),
         "size_categories": [size_category(metrics["documents"])],
-        "dataset_info": info._to_yaml_dict(),
+        "configs": [
+            {
+                "config_name": "default",
+                "data_files": [{"split": split, "path": f"data/{split}-*.parquet"} for split in SPLITS],
+            }
+        ],
+        "dataset_info": {"config_name": "default", **info._to_yaml_dict()},
     }
     meta = yaml.safe_dump(front, sort_keys=False, allow_unicode=True, width=100)
     splits = "\n".join(
-        f"| {name} | {s['rows']} | {s['shards']} | {s['bytes']} |" for name, s in metrics["splits"].items()
+        f"| {name} | {metrics['splits'][name]['rows']} | {metrics['splits'][name]['shards']} | {metrics['splits'][name]['bytes']} |"
+        for name in SPLITS
     )
     fields = "\n".join(_field_rows(doc.fields))
     citation = f"```bibtex\n{card.citation}\n```" if card.citation else "[More information needed]"
@@ -75,10 +141,14 @@ def render(info, card: CardParams, metrics: dict, doc: Schema, changelog: str = 
 ## Loading
 
 ```python
-from datasets import load_from_disk
+from datasets import load_dataset, load_from_disk
 
-corpus = load_from_disk("corpus/dataset")  # a DatasetDict: train / validation / test
+corpus = load_from_disk("corpus/dataset")  # a DatasetDict: train / validation / test (Arrow files)
+corpus = load_dataset("corpus/dataset")    # the same rows from the Parquet export in data/
 ```
+
+The Parquet files (`data/{{split}}-0000i-of-0000N.parquet`) also open directly in pandas, polars or duckdb;
+`croissant.json` describes them for tools that read MLCommons Croissant.
 
 ## Dataset structure
 
@@ -88,6 +158,10 @@ Schema `{doc.name}.v{doc.version}` (`schemas/{doc.name}.v{doc.version}.json`); o
 | --- | --- | --- | --- |
 {fields}
 
+An example record (text and related headlines shortened):
+
+{_example(example)}
+
 ## Splits
 
 A document's split is a function of its id alone, so it never moves between corpus versions.
@@ -96,11 +170,13 @@ A document's split is a function of its id alone, so it never moves between corp
 | --- | --- | --- | --- |
 {splits}
 
+## Statistics
+
+{_statistics(metrics)}
+
 ## Creation
 
-Built by broadsheet with `dvc repro`: the `normalize` stage parses and normalises the raw
-files (rejects are listed with a reason in `corpus/normalized/rejects.parquet`), the `publish` stage writes this folder.
-The exact code, parameters and input hashes are recorded in the repository's `dvc.lock`.
+{_creation(lock, settings)}
 
 ## Versions
 
@@ -110,7 +186,11 @@ The exact code, parameters and input hashes are recorded in the repository's `dv
 
 {citation}
 
+## Source data and collection
+
+[To be written by a person: where the articles come from, who collected them, and under which terms.]
+
 ## Limitations and intended use
 
-[To be written by a person: who collected the articles, under which terms, and what the corpus should not be used for.]
+[To be written by a person: known biases and gaps, and what the corpus should not be used for.]
 """

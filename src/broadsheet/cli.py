@@ -11,8 +11,9 @@ import sys
 from pathlib import Path
 
 import click
+import yaml
 
-from broadsheet import __version__, dataset, dedup, diff, ingest, params, release, versions
+from broadsheet import __version__, dataset, dedup, diff, ingest, params, release, validate, versions
 from broadsheet.errors import BroadsheetError
 from broadsheet.output import dumps_json, write_json
 
@@ -43,6 +44,9 @@ params_option = click.option(
     type=click.Path(dir_okay=False),
     default=None,
     help="params.yaml to read settings from (default: built-in defaults).",
+)
+lock_option = click.option(
+    "--lock", "lock_path", type=click.Path(dir_okay=False), default=None, help="dvc.lock, for the card's Creation section."
 )
 quiet_option = click.option("--quiet", "-q", is_flag=True, help="No progress bar, no summary.")
 metrics_option = click.option(
@@ -93,18 +97,47 @@ def dedup_command(normalized, out, workers, params_path, metrics_path, quiet):
 @click.option("--duplicates", type=click.Path(file_okay=False), default=None, help="A dedup output: leave out duplicates.")
 @click.option("--changelog", type=click.Path(dir_okay=False), default=None, help="CHANGELOG.md shown as the card's Versions.")
 @click.option("--plots", "plots_dir", type=click.Path(file_okay=False), default=None, help="Also copy the plot data here.")
+@lock_option
 @params_option
 @metrics_option
 @quiet_option
-def publish_command(normalized, out, duplicates, changelog, plots_dir, params_path, metrics_path, quiet):
-    """Write the save_to_disk layout of a train/validation/test DatasetDict, its manifest and card."""
+def publish_command(normalized, out, duplicates, changelog, plots_dir, lock_path, params_path, metrics_path, quiet):
+    """Write the save_to_disk layout of a train/validation/test DatasetDict, its manifest, card and Croissant file."""
     settings = params.load(params_path)
     metrics = dataset.run(
-        normalized, out, settings.publish, not quiet, changelog=changelog, duplicates=duplicates, drop=settings.dedup.drop
+        normalized, out, settings.publish, not quiet, changelog=changelog, duplicates=duplicates,
+        drop=settings.dedup.drop, lock=_yaml(lock_path), settings=_yaml(params_path),
     )
     if plots_dir:
         _copy_folder(Path(out) / "plots", plots_dir)
     _report(metrics, metrics_path, quiet)
+
+
+@cli.command(name="validate")
+@click.argument("folder", type=click.Path(file_okay=False))
+def validate_command(folder):
+    """Check a published folder: shards vs schemas, manifest vs shards, Croissant checksums, card YAML."""
+    problems = validate.validate(folder)
+    for problem in problems:
+        click.echo(problem, err=True)
+    if problems:
+        raise BroadsheetError(f"{folder}: {len(problems)} problem(s)")
+    click.echo(f"{folder}: ok")
+
+
+@cli.command(name="card")
+@click.argument("folder", type=click.Path(file_okay=False))
+@click.option("--changelog", type=click.Path(dir_okay=False), default=None, help="CHANGELOG.md for the Versions section.")
+@click.option("--output", "-o", type=click.Path(dir_okay=False), default=None, help="Write here (default: stdout).")
+@lock_option
+@params_option
+def card_command(folder, changelog, output, lock_path, params_path):
+    """Render the dataset card of a published folder again, e.g. after editing the card's text in params.yaml."""
+    text = dataset.render_card(folder, params.load(params_path).publish, changelog, _yaml(lock_path), _yaml(params_path))
+    if output:
+        Path(output).write_text(text, encoding="utf-8")
+    else:
+        click.echo(text, nl=False)
 
 
 repo_option = click.option("--repo", default=".", show_default=True, help="The corpus repository: a path or git URL.")
@@ -134,6 +167,16 @@ def release_command(version, repo, no_push):
     previous = f" (changes since {result['previous']} in CHANGELOG.md)" if result["previous"] else ""
     pushed = " and pushed the data" if result["pushed"] else ""
     click.echo(f"released {version}: committed, tagged{pushed}{previous}")
+
+
+def _yaml(path: str | None) -> dict | None:
+    """A YAML file parsed (params.yaml, dvc.lock), or None without a path."""
+    if path is None:
+        return None
+    try:
+        return yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as e:
+        raise BroadsheetError(f"cannot read {path}: {getattr(e, 'strerror', None) or e}") from None
 
 
 def _copy_folder(source: Path, target: str) -> None:

@@ -17,11 +17,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from broadsheet import card, dedup, ingest, report, schema
+from broadsheet import card, croissant, dedup, ingest, report, schema
 from broadsheet.errors import BroadsheetError
-from broadsheet.output import atomic_dir, check_apart, write_json
+from broadsheet.output import atomic_dir, check_apart, sha256_file, write_json
 from broadsheet.params import SPLITS, PublishParams
-from broadsheet.shards import ShardWriter, parquet_writer
+from broadsheet.shards import PARQUET_OPTIONS, ShardWriter, parquet_writer
 from broadsheet.split import split_of
 
 READ_BATCH_ROWS = 4096
@@ -32,28 +32,25 @@ def _hf_schema(doc: schema.Schema, features) -> pa.Schema:
     return doc.arrow.with_metadata({**doc.arrow.metadata, b"huggingface": hf.encode()})
 
 
-def _arrow_writer(folder: Path, arrow_schema: pa.Schema):
+def _split_writer(folder: Path, export: Path, split: str, arrow_schema: pa.Schema):
+    """Shard i of a split: ``folder/part-i.arrow`` for ``load_from_disk``, and the same rows as
+    ``export/{split}-part-i.parquet`` for the Hub's layout (``load_dataset``, polars, duckdb)."""
+
     def write(table: pa.Table, index: int) -> Path:
+        table = table.replace_schema_metadata(arrow_schema.metadata)
         path = folder / f"part-{index:05d}.arrow"
         with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_stream(sink, arrow_schema) as stream:
-            table = table.replace_schema_metadata(arrow_schema.metadata)
             # A stream with no batch loads as a column of zero chunks, which ``datasets`` cannot cast.
             stream.write_batch(table.to_batches()[0] if table.num_rows else pa.RecordBatch.from_pylist([], arrow_schema))
+        pq.write_table(table, export / f"{split}-part-{index:05d}.parquet", **PARQUET_OPTIONS)
         return path
 
     return write
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def _finish_split(folder: Path, writer: ShardWriter, arrow_schema: pa.Schema) -> tuple[list[Path], list[int]]:
-    """Close the split's shards (one empty shard for an empty split: ``datasets`` cannot load zero files), name them."""
+def _finish_split(folder: Path, export: Path, split: str, writer: ShardWriter, arrow_schema: pa.Schema):
+    """Close the split's shards (one empty shard for an empty split: ``datasets`` cannot load zero files), name them
+    ``data-0000i-of-0000N.arrow`` and ``data/{split}-0000i-of-0000N.parquet``; return the Arrow files and row counts."""
     parts = writer.close()
     if not parts:
         parts = [writer.write(arrow_schema.empty_table(), 0)]
@@ -61,14 +58,14 @@ def _finish_split(folder: Path, writer: ShardWriter, arrow_schema: pa.Schema) ->
     for i, part in enumerate(parts):
         with pa.memory_map(str(part)) as source:
             lengths.append(pa.ipc.open_stream(source).read_all().num_rows)
-        target = folder / f"data-{i:05d}-of-{len(parts):05d}.arrow"
-        part.rename(target)
-        final.append(target)
+        name = f"{i:05d}-of-{len(parts):05d}"
+        final.append(part.rename(folder / f"data-{name}.arrow"))
+        (export / f"{split}-part-{i:05d}.parquet").rename(export / f"{split}-{name}.parquet")
     return final, lengths
 
 
 def _state(split: str, files: list[Path]) -> dict:
-    digest = hashlib.sha256("".join(_sha256(p) for p in files).encode()).hexdigest()
+    digest = hashlib.sha256("".join(sha256_file(p) for p in files).encode()).hexdigest()
     return {
         "_data_files": [{"filename": p.name} for p in files],
         "_fingerprint": digest[:16],
@@ -120,10 +117,12 @@ class _Writers:
     def __init__(self, folder: Path, params: PublishParams, arrow_schema: pa.Schema):
         doc = schema.document()
         self.folder, self.arrow_schema = folder, arrow_schema
+        self.export = folder / "data"
+        self.export.mkdir()
         self.splits = {}
         for split in SPLITS:
             (folder / split).mkdir()
-            self.splits[split] = ShardWriter(doc, params.shard_rows, _arrow_writer(folder / split, arrow_schema))
+            self.splits[split] = ShardWriter(doc, params.shard_rows, _split_writer(folder / split, self.export, split, arrow_schema))
         (folder / "manifest").mkdir()
         document_schema = {"broadsheet.document_schema": doc.arrow.metadata[b"broadsheet.schema"].decode()}
         self.manifest = ShardWriter(
@@ -145,7 +144,7 @@ class _Writers:
             self.manifest.write(schema.manifest().arrow.empty_table(), 0)
         split_dict, states = SplitDict(), {}
         for split, writer in self.splits.items():
-            files, lengths = _finish_split(self.folder / split, writer, self.arrow_schema)
+            files, lengths = _finish_split(self.folder / split, self.export, split, writer, self.arrow_schema)
             split_dict.add(_split_info(split, files, lengths))
             states[split] = _state(split, files)
         return split_dict, states
@@ -177,12 +176,15 @@ def run(
     changelog: str | Path | None = None,
     duplicates: str | Path | None = None,
     drop: str = "near",
+    lock: dict | None = None,
+    settings: dict | None = None,
 ) -> dict:
     """Publish the normalize output ``normalized`` into ``out``; return the metrics (also in ``out/metrics.json``).
 
     ``duplicates``: a dedup output; its non-kept members are left out as ``drop``
     says (exact | near | none). ``changelog``: a CHANGELOG.md whose sections
-    become the card's "Versions" section.
+    become the card's "Versions" section. ``lock`` (dvc.lock) and ``settings``
+    (params.yaml), parsed, go into the card's "Creation" section.
     """
     from datasets import DatasetInfo
     from datasets.utils.py_utils import asdict
@@ -219,7 +221,7 @@ def run(
         )
         for split in SPLITS:
             write_json(folder / split / "state.json", states[split])
-            write_json(folder / split / "dataset_info.json", asdict(info))
+            write_json(folder / split / "dataset_info.json", asdict(info), sort_keys=False)  # features keep column order
         write_json(folder / "dataset_dict.json", {"splits": list(SPLITS)})
         metrics = {
             **_accounting(normalized, sum(s.num_examples for s in split_dict.values()), left_out),
@@ -230,9 +232,45 @@ def run(
             },
         }
         write_json(folder / "metrics.json", metrics)
+        exports = {split: [(p.relative_to(folder), sha256_file(p)) for p in sorted(writers.export.glob(f"{split}-*.parquet"))] for split in SPLITS}
+        write_json(folder / "croissant.json", croissant.describe(params.card, _latest_release(versions), exports, doc))
         report.write_plots(folder / "plots", stats)
-        (folder / "README.md").write_text(card.render(info, params.card, metrics, doc, versions), encoding="utf-8")
+        text = card.render(info, params.card, metrics, doc, versions, _first_record(folder), lock, settings)
+        (folder / "README.md").write_text(text, encoding="utf-8")
     return metrics
+
+
+def _first_record(folder: Path) -> dict | None:
+    """The first record in source order of the first non-empty split: the card's example."""
+    for split in SPLITS:
+        with pa.memory_map(str(folder / split / f"data-00000-of-{len(list((folder / split).glob('data-*.arrow'))):05d}.arrow")) as f:
+            table = pa.ipc.open_stream(f).read_all()
+        if table.num_rows:
+            return table.slice(0, 1).to_pylist()[0]
+    return None
+
+
+def render_card(
+    folder: str | Path, params: PublishParams, changelog: str | Path | None = None, lock: dict | None = None, settings: dict | None = None
+) -> str:
+    """The card of the published ``folder``, rendered again from its own files and ``params``."""
+    from datasets import DatasetInfo
+
+    folder = Path(folder)
+    try:
+        info = DatasetInfo.from_dict(json.loads((folder / SPLITS[0] / "dataset_info.json").read_text(encoding="utf-8")))
+        metrics = json.loads((folder / "metrics.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError) as e:
+        raise BroadsheetError(f"{folder} is not a published dataset: {e}") from None
+    return card.render(info, params.card, metrics, schema.document(), _read_changelog(changelog), _first_record(folder), lock, settings)
+
+
+def _latest_release(changelog: str) -> str:
+    """The newest version named in the changelog ('## v2' -> 'v2'); 'unreleased' before the first."""
+    for line in changelog.splitlines():
+        if line.startswith("## "):
+            return line[3:].strip()
+    return "unreleased"
 
 
 def _read_changelog(path: str | Path | None) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -50,10 +51,18 @@ def check_apart(out: str | Path, inputs: list[str | Path]) -> None:
             raise BroadsheetError(f"output folder {out} overlaps input {item}: choose a folder outside it")
 
 
-def dumps_json(obj) -> str:
-    """Canonical JSON text: sorted keys, two-space indent, UTF-8, final newline."""
-    return json.dumps(obj, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+def sha256_file(path: str | Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
-def write_json(path: str | Path, obj) -> None:
-    Path(path).write_text(dumps_json(obj), encoding="utf-8")
+def dumps_json(obj, sort_keys: bool = True) -> str:
+    """Canonical JSON text: sorted keys (unless the order means something), two-space indent, UTF-8, final newline."""
+    return json.dumps(obj, indent=2, sort_keys=sort_keys, ensure_ascii=False) + "\n"
+
+
+def write_json(path: str | Path, obj, sort_keys: bool = True) -> None:
+    Path(path).write_text(dumps_json(obj, sort_keys), encoding="utf-8")

@@ -49,18 +49,28 @@ class Schema:
 
     def check(self, table: pa.Table | pa.RecordBatch) -> None:
         """Raise BroadsheetError unless ``table`` has exactly this schema's fields, types and non-null columns."""
-        if not table.schema.equals(self.arrow, check_metadata=False):
-            raise BroadsheetError(
-                f"data does not match schema {self.name}.v{self.version}: "
-                f"got {_describe(table.schema)}, expected {_describe(self.arrow)}"
-            )
+        got = {f.name: f.type for f in table.schema}
+        if list(got) != self.names:
+            missing = [n for n in self.names if n not in got]
+            extra = [n for n in got if n not in self.names]
+            detail = f"missing {', '.join(missing)}" if missing else f"unexpected {', '.join(extra)}" if extra else "columns out of order"
+            raise BroadsheetError(f"data does not match schema {self.name}.v{self.version}: {detail}")
         for field, column in zip(self.arrow, table.columns):
+            if not _same_type(got[field.name], field.type):
+                raise BroadsheetError(
+                    f"data does not match schema {self.name}.v{self.version}: {field.name} is {got[field.name]}, not {field.type}"
+                )
             if not field.nullable and column.null_count:
                 raise BroadsheetError(f"schema {self.name}.v{self.version}: field {field.name!r} may not be null")
 
 
-def _describe(schema: pa.Schema) -> str:
-    return ", ".join(f"{f.name}: {f.type}" for f in schema)
+def _same_type(a: pa.DataType, b: pa.DataType) -> bool:
+    """Type equality that ignores what a list's item is called ('item' in Arrow, 'element' in some Parquet writers)."""
+    if pa.types.is_list(a) and pa.types.is_list(b):
+        return _same_type(a.value_type, b.value_type)
+    if pa.types.is_struct(a) and pa.types.is_struct(b):
+        return [f.name for f in a] == [f.name for f in b] and all(_same_type(x.type, y.type) for x, y in zip(a, b))
+    return a == b
 
 
 def _arrow_type(spec) -> pa.DataType:
