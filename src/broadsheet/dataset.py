@@ -1,10 +1,14 @@
-"""The publish stage: normalised shards -> a ``DatasetDict`` in the ``save_to_disk`` layout.
+"""The publish stage: normalised shards -> a ``DatasetDict`` in the ``save_to_disk`` layout, and more.
 
-Rows keep source order; each goes to the split its id hashes to; each split is
-cut into content-defined shards (``data-0000i-of-0000N.arrow``). The files
+Rows keep source order, less the duplicates dedup decided to drop; each goes
+to the split its id hashes to; each split is cut into content-defined shards
+(``{split}/data-0000i-of-0000N.arrow``, and the same rows as
+``data/{split}-0000i-of-0000N.parquet`` for the Hub's layout). The files
 ``datasets`` reads (``dataset_dict.json``, ``state.json``,
 ``dataset_info.json``) are written here, with a fingerprint derived from the
 shards' bytes, so nothing in the output depends on paths, times or machines.
+Beside them: the manifest (for diffs), metrics, plot data, the card and
+``croissant.json``.
 """
 
 from __future__ import annotations
