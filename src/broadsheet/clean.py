@@ -15,6 +15,10 @@ _UNICODE_SPACES = re.compile("[\t\x0b\x0c\x85\u00a0\u1680\u2000-\u200a\u2028\u20
 # ZWJ/ZWNJ (U+200C/U+200D) stay: they change how Persian, Indic scripts and emoji render.
 _ZERO_WIDTH = re.compile("[\u200b\u2060\ufeff\u00ad]")
 _CONTROLS = re.compile("[\x00-\x08\x0e-\x1f\x7f-\x84\x86-\x9f]")
+# Any character one of the three classes above handles: one scan decides whether they need to run.
+_ANY_SPECIAL = re.compile(
+    "[\x00-\x08\t\x0b\x0c\x0e-\x1f\x7f-\x9f\u00a0\u00ad\u1680\u2000-\u200b\u2028\u2029\u202f\u205f\u2060\u3000\ufeff]"
+)
 _SPACE_RUNS = re.compile(" {2,}")
 _LINE_EDGES = re.compile("^ +| +$", re.MULTILINE)
 _ACUTE_APOSTROPHE = re.compile(r"(?<=\w)\u00b4(?=\w)")
@@ -61,25 +65,32 @@ def clean_text(text: str, fix_acute_apostrophe: bool = True) -> tuple[str, list[
     changes nothing (a property test holds it to that).
     """
     flags = []
-    text, n = _CONTROLS.subn("", text)
-    if n:
-        flags.append("control_chars_removed")
-    if not text.isascii():
-        text, n = _ZERO_WIDTH.subn("", text)
+    special = _ANY_SPECIAL.search(text) is not None  # most texts have none: skip three passes
+    if special:
+        text, n = _CONTROLS.subn("", text)
         if n:
-            flags.append("zero_width_removed")
+            flags.append("control_chars_removed")
+    if not text.isascii():
+        if special:
+            text, n = _ZERO_WIDTH.subn("", text)
+            if n:
+                flags.append("zero_width_removed")
         if not unicodedata.is_normalized("NFC", text):
             text = unicodedata.normalize("NFC", text)
             flags.append("unicode_nfc")
-        if fix_acute_apostrophe:
+        if fix_acute_apostrophe and "\u00b4" in text:
             text, n = _ACUTE_APOSTROPHE.subn("\u2019", text)
             if n:
                 flags.append("apostrophe_fixed")
-    text, n = _UNICODE_SPACES.subn(" ", text)
-    if n:
-        flags.append("unicode_spaces_replaced")
-    text, n = _SPACE_RUNS.subn(" ", text)
-    text, m = _LINE_EDGES.subn("", text)
+    if special:
+        text, n = _UNICODE_SPACES.subn(" ", text)
+        if n:
+            flags.append("unicode_spaces_replaced")
+    n = m = 0
+    if "  " in text:
+        text, n = _SPACE_RUNS.subn(" ", text)
+    if " \n" in text or "\n " in text or text.startswith(" ") or text.endswith(" "):
+        text, m = _LINE_EDGES.subn("", text)
     if n or m:
         flags.append("spaces_collapsed")
     return text, flags

@@ -79,7 +79,7 @@ def decode(raw: bytes, preferred: tuple[str, ...] = ("cp1252", "iso8859-1"), max
     head = raw[:_SNIFF]
     if b"\x00" in head:
         return Undecodable("binary", f"NUL byte at offset {head.index(0)}")
-    controls = sum(head.count(b) for b in _BINARY_BYTES)
+    controls = len(head) - len(head.translate(None, _BINARY_BYTES))
     if controls > max(_MAX_CONTROL_COUNT, _MAX_CONTROL_SHARE * len(head)):
         return Undecodable("binary", f"{controls} control bytes in the first {len(head)}")
     try:

@@ -1,0 +1,159 @@
+"""Normalisation speed, side by side, on the same files: the floor, broadsheet, datatrove, datasets.
+
+    pip install -e '.[bench]'
+    python scripts/bench.py [--docs 100000] [--corpus DIR] [--rounds 1]
+
+Writes a synthetic corpus (scripts/make_corpus.py) unless given one, warms the
+page cache, then runs each contestant in its own process, in alternation over
+``--rounds``, and prints documents/s, MB/s, peak RSS and the ratio to the floor:
+- floor: broadsheet's own read + normalise functions in one tight loop writing Parquet with the schema;
+- broadsheet-1 / broadsheet-2: `broadsheet normalize` with 1 and 2 workers;
+- datatrove-2: LocalPipelineExecutor, a small reader step for the text files, the same normalise function, ParquetWriter;
+- datasets-1: `datasets.Dataset.from_generator` with the same function, then `save_to_disk`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+
+
+def _records(files: list[Path]):
+    """(path, record) for every file that normalises to a record, with broadsheet's pure functions."""
+    from broadsheet import sources
+    from broadsheet.document import normalize_document
+    from broadsheet.params import NormalizeParams
+    from broadsheet.records import Rejected, Source
+
+    params = NormalizeParams()
+    for path in files:
+        ident, ordinal = sources.identify(path.name)
+        record = normalize_document(path.read_bytes(), Source(str(path), path.name, ident, ordinal), params)
+        if not isinstance(record, Rejected):
+            yield record
+
+
+def floor(corpus: Path, out: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from broadsheet import schema
+
+    arrow = schema.document().arrow
+    files = sorted(corpus.glob("*.txt"))
+    with pq.ParquetWriter(out / "floor.parquet", arrow, compression="zstd") as writer:
+        batch = []
+        for record in _records(files):
+            batch.append(record)
+            if len(batch) == 1000:
+                writer.write_batch(pa.RecordBatch.from_pylist(batch, schema=arrow))
+                batch = []
+        if batch:
+            writer.write_batch(pa.RecordBatch.from_pylist(batch, schema=arrow))
+
+
+def broadsheet(corpus: Path, out: Path, workers: int) -> None:
+    from broadsheet import ingest
+    from broadsheet.params import FilterParams
+
+    ingest.run([corpus], out / "normalized", workers=workers, progress=False, filters=FilterParams(min_words=0))
+
+
+def datasets_from_generator(corpus: Path, out: Path) -> None:
+    from datasets import Dataset
+
+    from broadsheet import schema
+
+    files = sorted(corpus.glob("*.txt"))
+    ds = Dataset.from_generator(
+        lambda: _records(files), features=schema.document().features(), cache_dir=str(out / "cache")
+    )
+    ds.save_to_disk(str(out / "dataset"))
+
+
+def datatrove(corpus: Path, out: Path, workers: int) -> None:
+    from datatrove.data import Document
+    from datatrove.executor import LocalPipelineExecutor
+    from datatrove.pipeline.base import PipelineStep
+    from datatrove.pipeline.writers import ParquetWriter
+
+    from broadsheet import schema
+
+    class TextFiles(PipelineStep):
+        """A reader of one text file per document, sharded by rank."""
+
+        def run(self, data, rank: int = 0, world_size: int = 1):
+            files = sorted(corpus.glob("*.txt"))[rank::world_size]
+            for record in _records(files):
+                yield Document(text=record["text"], id=record["id"], metadata=record)
+
+    def as_record(self, document):  # the whole record, in the schema's shape
+        return document.metadata
+
+    writer = ParquetWriter(str(out / "datatrove"), compression="zstd", adapter=as_record, schema=schema.document().arrow)
+    LocalPipelineExecutor([TextFiles(), writer], tasks=workers, workers=workers, logging_dir=str(out / "logs")).run()
+
+
+CONTESTANTS = {
+    "floor": lambda c, o: floor(c, o),
+    "broadsheet-1": lambda c, o: broadsheet(c, o, 1),
+    "broadsheet-2": lambda c, o: broadsheet(c, o, 2),
+    "datatrove-2": lambda c, o: datatrove(c, o, 2),
+    "datasets-1": lambda c, o: datasets_from_generator(c, o),
+}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--docs", type=int, default=100_000)
+    parser.add_argument("--corpus", type=Path)
+    parser.add_argument("--rounds", type=int, default=1)
+    parser.add_argument("--only", default=",".join(CONTESTANTS))
+    parser.add_argument("--child", nargs=3, metavar=("NAME", "CORPUS", "RESULT"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        name, corpus, result = args.child
+        with tempfile.TemporaryDirectory() as out:
+            start = time.perf_counter()
+            CONTESTANTS[name](Path(corpus), Path(out))
+            Path(result).write_text(json.dumps({"seconds": time.perf_counter() - start}))
+        return
+
+    tmp = Path(tempfile.mkdtemp(prefix="bench-"))
+    corpus = args.corpus or tmp / "raw"
+    if not args.corpus:
+        subprocess.run([sys.executable, str(HERE / "make_corpus.py"), str(corpus), "--docs", str(args.docs)], check=True)
+    files = sorted(corpus.glob("*.txt"))
+    size = sum(p.stat().st_size for p in files)
+    for p in files:  # warm the page cache
+        p.read_bytes()
+    results: dict[str, list] = {name: [] for name in args.only.split(",")}
+    for _ in range(args.rounds):
+        for name in results:
+            result = tmp / f"{name}.json"
+            proc = subprocess.Popen([sys.executable, __file__, "--child", name, str(corpus), str(result)])
+            _, status, usage = os.wait4(proc.pid, 0)
+            if status == 0:
+                results[name].append((json.loads(result.read_text())["seconds"], usage.ru_maxrss / 1024))
+    best = {name: min(runs) for name, runs in results.items() if runs}
+    base = best.get("floor", (float("nan"), 0))[0]
+    print(f"\n{len(files)} files, {size / 1e6:.0f} MB, {args.rounds} round(s), best of each; {os.cpu_count()} cores")
+    print(f"{'contestant':<14}{'seconds':>9}{'docs/s':>9}{'MB/s':>8}{'peak RSS MB':>13}{'speed / floor':>15}")
+    for name in results:
+        if name not in best:
+            print(f"{name:<14}  failed")
+            continue
+        seconds, rss = best[name]
+        print(f"{name:<14}{seconds:>9.1f}{len(files) / seconds:>9.0f}{size / 1e6 / seconds:>8.1f}{rss:>13.0f}{base / seconds:>15.2f}")
+
+
+if __name__ == "__main__":
+    main()
