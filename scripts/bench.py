@@ -5,7 +5,7 @@
 
 Writes a synthetic corpus (scripts/make_corpus.py) unless given one, warms the
 page cache, then runs each contestant in its own process, in alternation over
-``--rounds``, and prints documents/s, MB/s, peak RSS and the ratio to the floor:
+``--rounds``, and prints documents/s, MB/s, peak RSS of the process tree and the ratio to the floor:
 - floor: broadsheet's own read + normalise functions in one tight loop writing Parquet with the schema;
 - broadsheet-1 / broadsheet-2: `broadsheet normalize` with 1 and 2 workers;
 - datatrove-2: LocalPipelineExecutor, a small reader step for the text files, the same normalise function, ParquetWriter;
@@ -22,6 +22,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+import measure
 
 HERE = Path(__file__).resolve().parent
 
@@ -139,10 +141,9 @@ def main() -> None:
     for _ in range(args.rounds):
         for name in results:
             result = tmp / f"{name}.json"
-            proc = subprocess.Popen([sys.executable, __file__, "--child", name, str(corpus), str(result)])
-            _, status, usage = os.wait4(proc.pid, 0)
+            status, rss_mb = measure.run([sys.executable, __file__, "--child", name, str(corpus), str(result)])
             if status == 0:
-                results[name].append((json.loads(result.read_text())["seconds"], usage.ru_maxrss / 1024))
+                results[name].append((json.loads(result.read_text())["seconds"], rss_mb))
     best = {name: min(runs) for name, runs in results.items() if runs}
     base = best.get("floor", (float("nan"), 0))[0]
     print(f"\n{len(files)} files, {size / 1e6:.0f} MB, {args.rounds} round(s), best of each; {os.cpu_count()} cores")

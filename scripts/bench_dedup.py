@@ -7,7 +7,7 @@ Generates a synthetic corpus with planted exact and near duplicates
 (scripts/make_corpus.py), normalises it once (not timed), then runs each peer
 in its own process on the same texts with the same settings (5-word shingles,
 128 permutations, threshold 0.8) and reports wall time, documents/s, peak RSS
-of the process, and recall/precision of the planted pairs whose exact Jaccard
+of the process tree, and recall/precision of the planted pairs whose exact Jaccard
 similarity is at least 0.8. Peers:
 - broadsheet: `broadsheet.dedup.run` (NumPy MinHash, LSH, exact Jaccard check);
 - datasketch: MinHash + MinHashLSH used the straightforward way (query, then insert);
@@ -18,13 +18,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+import measure
 
 HERE = Path(__file__).resolve().parent
 NGRAM, NUM_PERM, THRESHOLD = 5, 128, 0.8
@@ -191,14 +192,13 @@ def main() -> None:
             pq.write_table(table, tmp / "all.parquet")
             source = tmp / "all.parquet"
         cmd = [sys.executable, __file__, "--workers", str(args.workers), "--child", name, str(source), str(work), str(result)]
-        proc = subprocess.Popen(cmd)
-        _, status, usage = os.wait4(proc.pid, 0)
+        status, rss_mb = measure.run(cmd)
         if status != 0 or not result.exists():
             rows.append((name, None))
             continue
         out = json.loads(result.read_text())
         recall, precision = score(out["pairs"], truth, group)
-        rows.append((name, {"seconds": out["seconds"], "rss_mb": usage.ru_maxrss / 1024, "recall": recall, "precision": precision}))
+        rows.append((name, {"seconds": out["seconds"], "rss_mb": rss_mb, "recall": recall, "precision": precision}))
 
     base = next((r for n, r in rows if n == "broadsheet" and r), None)
     print(f"\n{len(texts)} documents, {len(truth)} planted pairs with Jaccard >= {THRESHOLD}, {args.workers} workers")
