@@ -39,7 +39,7 @@ def _field_rows(fields, prefix: str = ""):
     for f in fields:
         name = f"{prefix}{f['name']}"
         null = "yes" if f.get("nullable", True) else "no"
-        yield f"| `{name}` | {_type_name(f['type'])} | {null} | {_md(f.get('description', ''))} |"
+        yield f"| `{name}` | {_md(_type_name(f['type']))} | {null} | {_md(f.get('description', ''))} |"
         if isinstance(f["type"], dict) and "struct" in f["type"]:
             yield from _field_rows(f["type"]["struct"], f"{name}.")
 
