@@ -45,6 +45,10 @@ params_option = click.option(
     default=None,
     help="params.yaml to read settings from (default: built-in defaults).",
 )
+out_option = click.option("--out", required=True, type=click.Path(file_okay=False), help="Output folder (replaced whole).")
+workers_option = click.option(
+    "--workers", type=click.IntRange(min=1), default=None, help="Worker processes (default: all cores)."
+)
 lock_option = click.option(
     "--lock", "lock_path", type=click.Path(dir_okay=False), default=None, help="dvc.lock, for the card's Creation section."
 )
@@ -66,8 +70,8 @@ def cli() -> None:
 
 @cli.command()
 @click.argument("src", nargs=-1, required=True, type=click.Path(file_okay=True, dir_okay=True))
-@click.option("--out", required=True, type=click.Path(file_okay=False), help="Output folder (replaced whole).")
-@click.option("--workers", type=click.IntRange(min=1), default=None, help="Worker processes (default: all cores).")
+@out_option
+@workers_option
 @params_option
 @metrics_option
 @quiet_option
@@ -80,8 +84,8 @@ def normalize(src, out, workers, params_path, metrics_path, quiet):
 
 @cli.command(name="dedup")
 @click.argument("normalized", type=click.Path(file_okay=False))
-@click.option("--out", required=True, type=click.Path(file_okay=False), help="Output folder (replaced whole).")
-@click.option("--workers", type=click.IntRange(min=1), default=None, help="Worker processes (default: all cores).")
+@out_option
+@workers_option
 @params_option
 @metrics_option
 @quiet_option
