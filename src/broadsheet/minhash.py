@@ -109,9 +109,8 @@ def _signature_group(sets: list[np.ndarray], sizes: np.ndarray, perms: Permutati
 def band_keys(signature_matrix: np.ndarray, bands: int, rows: int) -> np.ndarray:
     """One 64-bit key per text and band (texts x bands): equal keys make candidate pairs."""
     keys = np.zeros((signature_matrix.shape[0], bands), np.uint64)
-    wide = signature_matrix.astype(np.uint64)
-    for band in range(bands):
-        block = wide[:, band * rows : (band + 1) * rows]
+    for band in range(bands):  # widen one band at a time: a full uint64 copy would double the memory
+        block = signature_matrix[:, band * rows : (band + 1) * rows].astype(np.uint64)
         key = np.zeros(signature_matrix.shape[0], np.uint64)
         for r in range(rows):
             key = key * _SHINGLE_MULT + block[:, r] + np.uint64(1)
