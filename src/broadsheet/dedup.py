@@ -42,9 +42,11 @@ def _permutations(num_perm: int, seed: int) -> minhash.Permutations:
     return minhash.Permutations.make(num_perm, seed)
 
 
-def _signature_task(task: tuple[pa.Array, int, int, int]) -> np.ndarray:
-    texts, ngram, num_perm, seed = task
-    return minhash.signatures(texts, ngram, _permutations(num_perm, seed))[0]
+def _band_key_task(task: tuple[pa.Array, int, int, int, int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """LSH band keys of a batch of texts, and which texts have words; the signatures themselves are not kept."""
+    texts, ngram, num_perm, seed, bands, rows = task
+    signatures, sizes = minhash.signatures(texts, ngram, _permutations(num_perm, seed))
+    return minhash.band_keys(signatures, bands, rows), sizes > 0
 
 
 def _texts(paths: list[Path], wanted: np.ndarray) -> Iterator[tuple[np.ndarray, pa.Array]]:
@@ -96,27 +98,29 @@ def candidate_pairs(keys: np.ndarray) -> set[tuple[int, int]]:
     return pairs
 
 
-def _signatures(paths: list[Path], reps: np.ndarray, params: DedupParams, workers: int, progress: bool) -> np.ndarray:
-    """MinHash signatures of the rows in ``reps`` (a mask), in row order, computed on ``workers`` processes."""
+def _band_keys(paths: list[Path], reps: np.ndarray, params: DedupParams, workers: int, progress: bool):
+    """LSH band keys (rows x bands) of the rows in ``reps`` (a mask), in row order, computed on ``workers``
+    processes, and which of them have words. Only the keys are kept: 128 bytes a document, not 512."""
     from tqdm.auto import tqdm
 
-    signatures = np.zeros((int(reps.sum()), params.num_perm), np.uint32)
-    tasks = ((texts, params.ngram, params.num_perm, params.seed) for _, texts in _texts(paths, reps))
+    count = int(reps.sum())
+    keys = np.zeros((count, params.bands), np.uint64)
+    has_words = np.zeros(count, bool)
+    tasks = ((texts, params.ngram, params.num_perm, params.seed, params.bands, params.rows) for _, texts in _texts(paths, reps))
     filled = 0
-    with tqdm(total=len(signatures), unit="doc", desc="dedup", disable=None if progress else True) as bar:
-        for block in ordered_map(_signature_task, tasks, workers):
-            signatures[filled : filled + len(block)] = block
-            filled += len(block)
-            bar.update(len(block))
-    return signatures
+    with tqdm(total=count, unit="doc", desc="dedup", disable=None if progress else True) as bar:
+        for block_keys, block_words in ordered_map(_band_key_task, tasks, workers):
+            keys[filled : filled + len(block_keys)] = block_keys
+            has_words[filled : filled + len(block_keys)] = block_words
+            filled += len(block_keys)
+            bar.update(len(block_keys))
+    return keys, has_words
 
 
-def _verified_pairs(paths: list[Path], n: int, rep_rows: np.ndarray, signatures: np.ndarray, params: DedupParams):
+def _verified_pairs(paths: list[Path], n: int, rep_rows: np.ndarray, keys: np.ndarray, has_words: np.ndarray, params: DedupParams):
     """Candidate pairs from LSH whose exact Jaccard reaches the threshold, and the shingle sets that were read."""
-    has_words = ~(signatures == minhash.MAX_HASH).all(axis=1)  # texts without words are never near duplicates
-    rows = rep_rows[has_words]
-    keys = minhash.band_keys(signatures[has_words], params.bands, params.rows)
-    pairs = sorted((int(rows[a]), int(rows[b])) for a, b in candidate_pairs(keys))
+    rows = rep_rows[has_words]  # texts without words are never near duplicates
+    pairs = sorted((int(rows[a]), int(rows[b])) for a, b in candidate_pairs(keys[has_words]))
     involved = np.zeros(n, bool)
     for a, b in pairs:
         involved[a] = involved[b] = True
@@ -181,8 +185,8 @@ def run(
     doc_paths = meta.column("path").combine_chunks()  # "source.path" reads as a column named path
     exact_rep = first_occurrence(meta.column("text_sha256").combine_chunks())
     reps = exact_rep == np.arange(len(ids))
-    signatures = _signatures(paths, reps, params, workers, progress)
-    verified, sets, candidates = _verified_pairs(paths, len(ids), np.flatnonzero(reps), signatures, params)
+    keys, has_words = _band_keys(paths, reps, params, workers, progress)
+    verified, sets, candidates = _verified_pairs(paths, len(ids), np.flatnonzero(reps), keys, has_words, params)
 
     clusters = UnionFind()
     for a, b in verified:
