@@ -142,12 +142,6 @@ def first_occurrence(values: pa.Array) -> np.ndarray:
     return first[codes]
 
 
-def _empty_parquet(table: pa.Table) -> pa.BufferReader:
-    sink = pa.BufferOutputStream()
-    pq.write_table(table, sink)
-    return pa.BufferReader(sink.getvalue())
-
-
 def _decisions(ids: pa.Array, doc_paths: pa.Array, exact_rep: np.ndarray, clusters: UnionFind, sets: dict) -> list[dict]:
     members: dict[int, list[int]] = defaultdict(list)
     for row in clusters.parent:
@@ -177,13 +171,16 @@ def run(
     workers = workers or default_workers()
     paths = ingest.output_shards(normalized)
     check_apart(out, [normalized])
-    columns = ["id", "text_sha256", "source.path"]
-    empty = schema.document().arrow.empty_table().select(["id", "text_sha256", "source"])
-    meta = pa.concat_tables([pq.read_table(p, columns=columns) for p in paths] or [pq.read_table(_empty_parquet(empty), columns=columns)])
     # Kept as Arrow arrays, not Python lists: a few hundred bytes less per document at a million documents.
-    ids = meta.column("id").combine_chunks()
-    doc_paths = meta.column("path").combine_chunks()  # "source.path" reads as a column named path
-    exact_rep = first_occurrence(meta.column("text_sha256").combine_chunks())
+    # ("source.path" reads as a column named path.)
+    tables = [pq.read_table(p, columns=["id", "text_sha256", "source.path"]) for p in paths]
+
+    def column(name: str) -> pa.Array:
+        chunks = [chunk for table in tables for chunk in table.column(name).chunks]
+        return pa.concat_arrays(chunks) if chunks else pa.array([], pa.string())
+
+    ids, doc_paths = column("id"), column("path")
+    exact_rep = first_occurrence(column("text_sha256"))
     reps = exact_rep == np.arange(len(ids))
     keys, has_words = _band_keys(paths, reps, params, workers, progress)
     verified, sets, candidates = _verified_pairs(paths, len(ids), np.flatnonzero(reps), keys, has_words, params)

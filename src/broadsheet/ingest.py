@@ -142,8 +142,8 @@ def run(
     params = params or NormalizeParams()
     filters = filters or FilterParams()
     workers = workers or default_workers()
+    check_apart(out, roots)  # before the walk: an output inside a source must not be read, let alone replaced
     plan = sources.plan(roots, params)
-    check_apart(out, roots)
     tally = Tally(plan.input_files)
     tally.rejected.extend(plan.rejected)
     with atomic_dir(out) as folder:
