@@ -55,13 +55,11 @@ def _split_writer(folder: Path, export: Path, split: str, arrow_schema: pa.Schem
 def _finish_split(folder: Path, export: Path, split: str, writer: ShardWriter, arrow_schema: pa.Schema):
     """Close the split's shards (one empty shard for an empty split: ``datasets`` cannot load zero files), name them
     ``data-0000i-of-0000N.arrow`` and ``data/{split}-0000i-of-0000N.parquet``; return the Arrow files and row counts."""
-    parts = writer.close()
+    parts, lengths = writer.close(), writer.lengths
     if not parts:
-        parts = [writer.write(arrow_schema.empty_table(), 0)]
-    lengths, final = [], []
+        parts, lengths = [writer.write(arrow_schema.empty_table(), 0)], [0]
+    final = []
     for i, part in enumerate(parts):
-        with pa.memory_map(str(part)) as source:
-            lengths.append(pa.ipc.open_stream(source).read_all().num_rows)
         name = f"{i:05d}-of-{len(parts):05d}"
         final.append(part.rename(folder / f"data-{name}.arrow"))
         (export / f"{split}-part-{i:05d}.parquet").rename(export / f"{split}-{name}.parquet")

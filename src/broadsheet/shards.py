@@ -34,6 +34,7 @@ class ShardWriter:
         self.target_rows = target_rows
         self.write = write
         self.paths: list[Path] = []
+        self.lengths: list[int] = []
         self._pending: list[pa.RecordBatch] = []
         self._pending_rows = 0
 
@@ -59,6 +60,7 @@ class ShardWriter:
     def _flush(self) -> None:
         table = pa.Table.from_batches(self._pending, self.schema.arrow).combine_chunks()
         self.paths.append(self.write(table, len(self.paths)))
+        self.lengths.append(table.num_rows)
         self._pending, self._pending_rows = [], 0
 
 
