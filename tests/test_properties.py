@@ -17,6 +17,16 @@ FAST = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCh
 lines = st.text(st.characters(blacklist_categories=("Cs",)), max_size=80)
 
 
+def check_record(result) -> None:
+    """One record or one reject; a record's counts agree with its text."""
+    assert isinstance(result, (dict, Rejected))
+    if isinstance(result, Rejected):
+        assert result.reason and result.detail
+    else:
+        assert result["n_words"] == len(result["text"].split())
+        assert result["n_chars"] == len(result["text"])
+
+
 def render(record: dict) -> str:
     """A record written back in the raw format."""
     body = record["text"].split("\n\n")
@@ -31,17 +41,13 @@ def render(record: dict) -> str:
 @FAST
 @given(st.binary(max_size=3000))
 def test_arbitrary_bytes_give_exactly_one_record_or_reject(raw):
-    result = normalize_document(raw, SOURCE, PARAMS)
-    assert isinstance(result, (dict, Rejected))
-    if isinstance(result, Rejected):
-        assert result.reason and result.detail
+    check_record(normalize_document(raw, SOURCE, PARAMS))
 
 
 @FAST
 @given(st.lists(lines, max_size=12).map("\n".join))
 def test_arbitrary_text_gives_exactly_one_record_or_reject(text):
-    result = normalize_document(text.encode("utf-8"), SOURCE, PARAMS)
-    assert isinstance(result, (dict, Rejected))
+    check_record(normalize_document(text.encode("utf-8"), SOURCE, PARAMS))
 
 
 @FAST
@@ -49,6 +55,7 @@ def test_arbitrary_text_gives_exactly_one_record_or_reject(text):
 def test_cleaning_is_idempotent(text):
     once, _ = clean_text(text)
     assert clean_text(once) == (once, [])
+    assert "  " not in once and all(line == line.strip(" ") for line in once.split("\n"))
 
 
 @FAST
