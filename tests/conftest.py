@@ -108,3 +108,32 @@ def make_project(root: Path, env: dict, extra_docs: int = 40) -> Path:
 
 def repro(root: Path, env: dict) -> str:
     return sh(root, env, "dvc", "repro")
+
+
+@pytest.fixture
+def messy(tmp_path, seed_bytes):
+    src = tmp_path / "src"
+    outside = write(tmp_path, "outside/secret.txt", "Secret\nDo not read me.")
+    write(src, "000_812283e286aaf8e1.txt", seed_bytes)
+    write(src, "a/001_00000000000000aa.txt", article(1))
+    write(src, "b/001_00000000000000aa.txt", article(2))  # same name, other folder: same id
+    write(src, "cp1252/002_00000000000000bb.txt", "Budget\nCosts rose to \u00a35m this year.".encode("cp1252"))
+    write(src, "short.txt", "Short\nToo short.")
+    write(src, "koi8.txt", "Новости\nМосква: Кремль подтвердил свою позицию по вопросу миротворцев.".encode("koi8-r"))
+    write(src, "crlf.txt", article(3).replace("\n", "\r\n"))
+    write(src, "empty.txt", b"")
+    write(src, "blank.txt", " \n\n\t\n")
+    write(src, "image.txt", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(200))
+    write(src, "huge.txt", b"Huge\n" + b"x" * 5000)
+    write(src, "notes.md", "not a document")
+    write(src, ".DS_Store", b"\x00\x01")
+    write(src, "deep/" + "/".join(f"d{i}" for i in range(30)) + "/003_00000000000000cc.txt", article(4))
+    write(src, "ünïcödé/Ελληνικά – 文章.txt", article(5))
+    (src / "bad-name").mkdir()
+    (src / "bad-name" / os.fsdecode(b"caf\xe9.txt")).write_bytes(article(6).encode())
+    os.symlink(outside, src / "escape.txt")
+    os.symlink(src / "crlf.txt", src / "inside-link.txt")
+    os.symlink(src / "a", src / "dir-link.txt")
+    os.symlink(src / "missing.txt", src / "broken.txt")
+    os.mkfifo(src / "pipe.txt")
+    return src

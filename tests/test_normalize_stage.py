@@ -25,35 +25,6 @@ def read_filtered(out):
     return {r["path"]: r for r in pq.read_table(out / "filtered.parquet").to_pylist()}
 
 
-@pytest.fixture
-def messy(tmp_path, seed_bytes):
-    src = tmp_path / "src"
-    outside = write(tmp_path, "outside/secret.txt", "Secret\nDo not read me.")
-    write(src, "000_812283e286aaf8e1.txt", seed_bytes)
-    write(src, "a/001_00000000000000aa.txt", article(1))
-    write(src, "b/001_00000000000000aa.txt", article(2))  # same name, other folder: same id
-    write(src, "cp1252/002_00000000000000bb.txt", "Budget\nCosts rose to \u00a35m this year.".encode("cp1252"))
-    write(src, "short.txt", "Short\nToo short.")
-    write(src, "koi8.txt", "Новости\nМосква: Кремль подтвердил свою позицию по вопросу миротворцев.".encode("koi8-r"))
-    write(src, "crlf.txt", article(3).replace("\n", "\r\n"))
-    write(src, "empty.txt", b"")
-    write(src, "blank.txt", " \n\n\t\n")
-    write(src, "image.txt", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(200))
-    write(src, "huge.txt", b"Huge\n" + b"x" * 5000)
-    write(src, "notes.md", "not a document")
-    write(src, ".DS_Store", b"\x00\x01")
-    write(src, "deep/" + "/".join(f"d{i}" for i in range(30)) + "/003_00000000000000cc.txt", article(4))
-    write(src, "ünïcödé/Ελληνικά – 文章.txt", article(5))
-    (src / "bad-name").mkdir()
-    (src / "bad-name" / os.fsdecode(b"caf\xe9.txt")).write_bytes(article(6).encode())
-    os.symlink(outside, src / "escape.txt")
-    os.symlink(src / "crlf.txt", src / "inside-link.txt")
-    os.symlink(src / "a", src / "dir-link.txt")
-    os.symlink(src / "missing.txt", src / "broken.txt")
-    os.mkfifo(src / "pipe.txt")
-    return src
-
-
 EXPECTED_REJECTS = {
     "b/001_00000000000000aa.txt": "duplicate_id",
     "empty.txt": "empty",
@@ -183,3 +154,38 @@ def test_a_folder_of_only_rejects_gives_empty_shards_and_full_rejects(tmp_path):
     metrics = ingest.run([tmp_path / "src"], out, workers=1, progress=False)
     assert metrics["documents"] == 0 and metrics["rejected"] == 1
     assert list((out / "data").iterdir()) == []
+
+
+def test_unchanged_shards_are_taken_from_the_previous_output_byte_for_byte(tmp_path, monkeypatch):
+    from broadsheet import document
+
+    calls = []
+
+    def counting(raw, source, params):
+        calls.append(source.relpath)
+        return document.normalize_document(raw, source, params)
+
+    monkeypatch.setattr(ingest, "normalize_document", counting)
+    params = NormalizeParams(shard_rows=10)
+    make_corpus(tmp_path / "raw", 300)
+    out = tmp_path / "out"
+    ingest.run([tmp_path / "raw"], out, params, workers=1, progress=False)
+    assert len(calls) == 300
+    make_corpus(tmp_path / "raw", 3, start=300)  # 1% more documents
+    write(tmp_path / "raw", f"{7:06d}_{key(7)}.txt", article(7) + " An edit.")
+    calls.clear()
+    ingest.run([tmp_path / "raw"], out, params, workers=1, progress=False)
+    assert 4 <= len(calls) < 60, "only the shards holding new or edited files are normalised again"
+    ingest.run([tmp_path / "raw"], tmp_path / "fresh", params, workers=1, progress=False, fresh=True)
+    assert tree_bytes(out) == tree_bytes(tmp_path / "fresh")
+
+    calls.clear()
+    shard = sorted((out / "data").iterdir())[0]
+    shard.write_bytes(shard.read_bytes()[:-1] + b"!")  # a previous shard that is not what its index says
+    ingest.run([tmp_path / "raw"], out, params, workers=1, progress=False)
+    assert 0 < len(calls) <= 80
+    assert tree_bytes(out) == tree_bytes(tmp_path / "fresh")
+
+    calls.clear()
+    ingest.run([tmp_path / "raw"], out, NormalizeParams(shard_rows=10, extract_dateline=False), workers=1, progress=False)
+    assert len(calls) == 303, "other params: nothing is reused"

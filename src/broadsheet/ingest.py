@@ -7,8 +7,9 @@ one only when complete.
 
 from __future__ import annotations
 
+import hashlib
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,37 +17,69 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from broadsheet import quality, schema, sources
+from broadsheet import quality, reuse, schema, sources
 from broadsheet.document import normalize_document
 from broadsheet.errors import BroadsheetError
 from broadsheet.output import atomic_dir, check_apart, write_json
 from broadsheet.parallel import default_workers, ordered_map
 from broadsheet.params import FilterParams, NormalizeParams
 from broadsheet.records import Filtered, Rejected, Source
-from broadsheet.shards import PARQUET_OPTIONS, ShardWriter, parquet_writer
-
-CHUNK_FILES = 64
-"""Files per task handed to a worker: large enough to amortise the hand-over, small enough to balance."""
-
+from broadsheet.reuse import shard_key
+from broadsheet.shards import PARQUET_OPTIONS, parquet_bytes, spans
 
 @dataclass(frozen=True)
-class Chunk:
-    """What one chunk of files became, in source order."""
+class ShardResult:
+    """What one shard's sources became: the shard as Parquet bytes, what was turned away, and counts."""
 
-    records: pa.RecordBatch
+    key: str
+    """reuse.shard_key of the shard's sources."""
+    parquet: bytes
+    """The shard's Parquet file; empty when no source became a record (or when ``reused``)."""
+    rows: int
     rejected: list[Rejected]
     filtered: list[Filtered]
+    counts: dict[str, Counter]
+    """Value counts of the records' flags, encodings and languages, for metrics.json."""
+    reused: bool = False
+    """The previous output holds this shard (same key): take it from there."""
 
     @property
     def files(self) -> int:
-        return self.records.num_rows + len(self.rejected) + len(self.filtered)
+        return self.rows + len(self.rejected) + len(self.filtered)
+
+    def index_row(self, file: str | None) -> dict:
+        """This shard's row of the output's index (reuse.INDEX), ``file`` being where its Parquet file went."""
+        return {
+            "key": self.key,
+            "file": file,
+            "sha256": hashlib.sha256(self.parquet).hexdigest() if file else None,
+            "rows": self.rows,
+            "rejected": [r.row() for r in self.rejected],
+            "filtered": [f.row() for f in self.filtered],
+            "counts": self.counts,
+        }
+
+    @classmethod
+    def from_index(cls, row: dict, parquet: bytes) -> ShardResult:
+        return cls(
+            row["key"], parquet, row["rows"], [Rejected(**r) for r in row["rejected"]],
+            [Filtered(**f) for f in row["filtered"]], {k: Counter(v) for k, v in row["counts"].items()},
+        )
 
 
-def process(chunk: list[Source], params: NormalizeParams, filters: FilterParams) -> Chunk:
-    """Read, normalise and filter one chunk of files."""
+def normalize_shard(
+    shard: list[Source], params: NormalizeParams, filters: FilterParams, fingerprint: str = "", known: frozenset = frozenset()
+) -> ShardResult:
+    """Read, normalise and filter the sources of one shard, and encode the shard: all of it in the worker.
+
+    Unless the shard's key is ``known`` (the previous output has it): then only the key is sent back.
+    """
+    raws = [sources.read(source, params.max_file_bytes) for source in shard]
+    key = shard_key(fingerprint, shard, raws)
+    if key in known:
+        return ShardResult(key, b"", 0, [], [], {}, reused=True)
     records, rejected, filtered = [], [], []
-    for source in chunk:
-        raw = sources.read(source, params.max_file_bytes)
+    for source, raw in zip(shard, raws):
         result = raw if isinstance(raw, Rejected) else normalize_document(raw, source, params)
         if isinstance(result, Rejected):
             rejected.append(result)
@@ -54,25 +87,32 @@ def process(chunk: list[Source], params: NormalizeParams, filters: FilterParams)
             filtered.append(removed)
         else:
             records.append(result)
-    return Chunk(pa.RecordBatch.from_pylist(records, schema=schema.document().arrow), rejected, filtered)
+    doc = schema.document()
+    table = pa.Table.from_pylist(records, schema=doc.arrow)
+    doc.check(table)
+    counts = {
+        "flags": _value_counts(pc.list_flatten(table.column("flags"))),
+        "encoding": _value_counts(pc.struct_field(table.column("source"), "encoding")),
+        "lang": _value_counts(pc.fill_null(table.column("lang"), "unknown")),
+    }
+    return ShardResult(key, parquet_bytes(table) if records else b"", len(records), rejected, filtered, counts)
 
 
-_worker_params: tuple[NormalizeParams, FilterParams] | None = None
+_worker_args: tuple | None = None
 
 
-def _init_worker(params: NormalizeParams, filters: FilterParams) -> None:
-    global _worker_params
-    _worker_params = (params, filters)
+def _init_worker(*args) -> None:
+    global _worker_args
+    _worker_args = args
 
 
-def _process_in_worker(chunk: list[Source]) -> Chunk:
-    return process(chunk, *_worker_params)
+def _normalize_in_worker(shard: list[Source]) -> ShardResult:
+    return normalize_shard(shard, *_worker_args)
 
 
-def process_all(todo: list[Source], params: NormalizeParams, filters: FilterParams, workers: int) -> Iterator[Chunk]:
-    """``process`` over ``todo`` in source order, on ``workers`` processes."""
-    chunks = (todo[start : start + CHUNK_FILES] for start in range(0, len(todo), CHUNK_FILES))
-    return ordered_map(_process_in_worker, chunks, workers, _init_worker, (params, filters))
+def plan_shards(todo: list[Source], target_rows: int) -> list[list[Source]]:
+    """The sources cut into content-defined shards by their ids (shards.spans): one task each."""
+    return [todo[span.start : span.stop] for span in spans([s.id for s in todo], target_rows)]
 
 
 def write_table(path: Path, rows: Iterable, table_schema: schema.Schema) -> None:
@@ -93,14 +133,12 @@ class Tally:
         self.filtered: list[Filtered] = []
         self.by_column = {"flags": Counter(), "encoding": Counter(), "lang": Counter()}
 
-    def add(self, chunk: Chunk) -> None:
-        batch = chunk.records
-        self.documents += batch.num_rows
-        self.rejected.extend(chunk.rejected)
-        self.filtered.extend(chunk.filtered)
-        self.by_column["flags"].update(_value_counts(pc.list_flatten(batch.column("flags"))))
-        self.by_column["encoding"].update(_value_counts(pc.struct_field(batch.column("source"), "encoding")))
-        self.by_column["lang"].update(_value_counts(pc.fill_null(batch.column("lang"), "unknown")))
+    def add(self, shard: ShardResult) -> None:
+        self.documents += shard.rows
+        self.rejected.extend(shard.rejected)
+        self.filtered.extend(shard.filtered)
+        for column, counts in shard.counts.items():
+            self.by_column[column].update(counts)
 
     def metrics(self, shards: int) -> dict:
         skipped = sum(1 for r in self.rejected if r.reason == sources.NOT_A_DOCUMENT)
@@ -130,12 +168,19 @@ def run(
     workers: int | None = None,
     progress: bool = True,
     filters: FilterParams | None = None,
+    engine: str = "local",
+    fresh: bool = False,
 ) -> dict:
     """Normalise every file under ``roots`` into ``out``; return the metrics (also in ``out/metrics.json``).
 
     ``out`` holds ``data/part-*.parquet`` (the records), ``rejects.parquet``,
-    ``filtered.parquet`` and ``metrics.json``; ``input_files = documents +
-    rejected + skipped + filtered``.
+    ``filtered.parquet``, ``metrics.json`` and ``shards.json`` (the index
+    ``reuse`` reads); ``input_files = documents + rejected + skipped + filtered``. The sources are cut into content-defined
+    shards before any is read; each shard is one task for a worker (``engine``
+    local processes or Ray), which reads, normalises and encodes it, so the
+    shards do not depend on the engine or the number of workers. Shards whose
+    sources and normaliser did not change are copied from the previous ``out``
+    (see ``reuse``) unless ``fresh``.
     """
     from tqdm.auto import tqdm
 
@@ -146,20 +191,36 @@ def run(
     plan = sources.plan(roots, params)
     tally = Tally(plan.input_files)
     tally.rejected.extend(plan.rejected)
+    tasks = plan_shards(plan.sources, params.shard_rows)
+    fingerprint = reuse.fingerprint(params, filters)
+    previous = {} if fresh else reuse.previous(Path(out))
+    initargs = (params, filters, fingerprint, frozenset(previous))
     with atomic_dir(out) as folder:
         (folder / "data").mkdir()
-        shards = ShardWriter(schema.document(), params.shard_rows, parquet_writer(folder / "data"))
+        index: list[dict] = []
+        written = 0
         bar = tqdm(total=len(plan.sources), unit="doc", desc="normalize", disable=None if progress else True)
-        for chunk in process_all(plan.sources, params, filters, workers):
-            shards.add(chunk.records)
-            tally.add(chunk)
-            bar.update(chunk.files)
+        for task, shard in zip(tasks, ordered_map(_normalize_in_worker, tasks, workers, _init_worker, initargs, engine)):
+            if shard.reused:
+                entry = previous[shard.key]
+                parquet = entry.parquet()
+                shard = (
+                    ShardResult.from_index(entry.record, parquet) if parquet is not None
+                    else normalize_shard(task, params, filters, fingerprint)  # its old file was changed or lost
+                )
+            file = f"data/part-{written:05d}.parquet" if shard.rows else None
+            if file:
+                (folder / file).write_bytes(shard.parquet)
+                written += 1
+            index.append(shard.index_row(file))
+            tally.add(shard)
+            bar.update(shard.files)
         bar.close()
-        paths = shards.close()
         write_table(folder / "rejects.parquet", tally.rejected, schema.reject())
         write_table(folder / "filtered.parquet", tally.filtered, schema.filtered())
-        metrics = tally.metrics(len(paths))
+        metrics = tally.metrics(written)
         write_json(folder / "metrics.json", metrics)
+        write_json(folder / reuse.INDEX, {"fingerprint": fingerprint, "shards": index})
     return metrics
 
 

@@ -1,4 +1,8 @@
-"""Worker processes that keep order: the same outputs whatever the worker count."""
+"""Worker processes that keep order: the same outputs whatever the engine and the worker count.
+
+Two engines run the same module-level functions: ``local`` (processes on this
+machine, started by forkserver) and ``ray`` (Ray tasks, see ``ray_engine``).
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,10 @@ import multiprocessing
 import os
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
+
+from broadsheet.errors import BroadsheetError
+
+ENGINES = ("local", "ray")
 
 
 def default_workers() -> int:
@@ -18,12 +26,21 @@ def ordered_map(
     workers: int,
     initializer: Callable | None = None,
     initargs: tuple = (),
+    engine: str = "local",
 ) -> Iterator:
     """``map(func, items)`` on ``workers`` processes, results in input order, a bounded number in flight.
 
-    With one worker everything runs in this process. ``func`` and ``initializer``
-    must be importable module-level functions (workers start by forkserver).
+    With one local worker everything runs in this process. ``func`` and
+    ``initializer`` must be importable module-level functions (workers start by
+    forkserver, or are Ray's).
     """
+    if engine not in ENGINES:
+        raise BroadsheetError(f"unknown engine {engine!r} (known: {', '.join(ENGINES)})")
+    if engine == "ray":
+        from broadsheet import ray_engine
+
+        yield from ray_engine.ordered_map(func, items, workers, initializer, initargs)
+        return
     if workers <= 1:
         if initializer is not None:
             initializer(*initargs)
