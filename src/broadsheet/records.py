@@ -5,16 +5,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Source:
     """A raw file to read: where it is, and the identity its name gives it."""
 
     path: str
-    """Absolute path to open."""
+    """Absolute path to open (for a member of a tar shard: the shard's)."""
     relpath: str
     """Path relative to the source folder, '/'-separated; what records and rejects show."""
     id: str
     ordinal: int | None
+    member: tuple[int, int] | None = None
+    """For a member of a tar shard: (offset of its data in the uncompressed tar, size); None for a file."""
 
     @property
     def order(self) -> tuple:

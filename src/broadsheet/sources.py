@@ -1,18 +1,27 @@
 """Walk the source folders: every entry becomes a Source to read or a Rejected.
 
-Nothing is read here but directory entries and sizes. Decisions that need no
-content are made here: symlinks leaving the tree, special files, oversized
-files, names the include patterns skip, and ids claimed twice.
+Nothing is read here but directory entries, sizes and the headers of tar
+shards. Decisions that need no content are made here: symlinks leaving the
+tree, special files, oversized files, names the include patterns skip, ids
+claimed twice, and tar members with unsafe paths or that are links.
+
+A tar shard (plain or gzip; ``normalize.archives``) is a folder that happens to
+be one file: each member is accounted for like a file, named
+``<shard path>/<member path>``, with the same id rules. Members are streamed
+from the shard when read, never unpacked to disk.
 """
 
 from __future__ import annotations
 
 import fnmatch
+import gzip
 import hashlib
 import os
 import re
 import stat
+import tarfile
 import unicodedata
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -44,6 +53,9 @@ def identify(relpath: str) -> tuple[str, int | None]:
 
 def display_path(parts: list[str]) -> str:
     """'/'-joined path; bytes of a name that are not UTF-8 shown as \\xNN so the path is always valid text."""
+    path = "/".join(parts)
+    if path.isascii():
+        return path
     return "/".join(os.fsencode(p).decode("utf-8", "backslashreplace") for p in parts)
 
 
@@ -93,17 +105,26 @@ def _walk(directory: Path, parts: list[str], real_root: str, params, candidates:
         if entry.is_dir(follow_symlinks=False):
             _walk(Path(entry.path), relparts, real_root, params, candidates, result)
             continue
+        outcome = _check_entry(entry, relpath, real_root)
+        if outcome is None and _matches(entry.name, params.archives):
+            _walk_archive(entry.path, relpath, params, candidates, result)
+            continue
         result.input_files += 1
-        outcome = _classify(entry, relpath, real_root, params)
-        if isinstance(outcome, Rejected):
+        if outcome is None:
+            outcome = _check_name_and_size(entry.name, relpath, entry.stat().st_size, params)
+        if outcome is not None:
             result.rejected.append(outcome)
         else:
             ident, ordinal = identify(relpath)
             candidates.append(Source(entry.path, relpath, ident, ordinal))
 
 
-def _classify(entry: os.DirEntry, relpath: str, real_root: str, params: NormalizeParams) -> Rejected | None:
-    """A Rejected for an entry that cannot be a document, None for one to read."""
+def _matches(name: str, patterns: tuple[str, ...]) -> bool:
+    return any(fnmatch.fnmatchcase(name, p) for p in patterns)
+
+
+def _check_entry(entry: os.DirEntry, relpath: str, real_root: str) -> Rejected | None:
+    """A Rejected for an entry that is no regular file inside the tree, None for one to look at further."""
     if entry.is_symlink():
         target = os.path.realpath(entry.path)
         if os.path.commonpath([target, real_root]) != real_root:
@@ -118,20 +139,94 @@ def _classify(entry: os.DirEntry, relpath: str, real_root: str, params: Normaliz
         return Rejected(relpath, "unreadable", e.strerror or str(e))
     if not stat.S_ISREG(st.st_mode):
         return Rejected(relpath, "not_a_regular_file", "a device, pipe or socket")
-    if not any(fnmatch.fnmatchcase(entry.name, p) for p in params.include):
-        return Rejected(relpath, NOT_A_DOCUMENT, f"name matches none of {', '.join(params.include)}")
-    if st.st_size > params.max_file_bytes:
-        return Rejected(relpath, "too_large", f"{st.st_size} bytes > max_file_bytes {params.max_file_bytes}")
     return None
+
+
+def _check_name_and_size(name: str, relpath: str, size: int, params: NormalizeParams) -> Rejected | None:
+    if not _matches(name, params.include):
+        return Rejected(relpath, NOT_A_DOCUMENT, f"name matches none of {', '.join(params.include)}")
+    if size > params.max_file_bytes:
+        return Rejected(relpath, "too_large", f"{size} bytes > max_file_bytes {params.max_file_bytes}")
+    return None
+
+
+def _walk_archive(path: str, relpath: str, params: NormalizeParams, candidates: list, result: Plan) -> None:
+    """Every member of the tar shard at ``path`` as a Source or a Rejected, from its headers alone.
+
+    A damaged shard keeps the members listed before the damage and adds one
+    Rejected for the rest, like a folder that cannot be listed.
+    """
+    listed = 0
+    try:
+        with tarfile.open(path, "r:gz" if _is_gzip(path) else "r:") as tar:
+            for member in tar:
+                if member.isdir():
+                    continue
+                listed += 1
+                result.input_files += 1
+                outcome = _check_member(member, relpath, params)
+                if isinstance(outcome, Rejected):
+                    result.rejected.append(outcome)
+                else:
+                    ident, ordinal = identify(outcome)
+                    candidates.append(Source(path, outcome, ident, ordinal, (member.offset_data, member.size)))
+    except (tarfile.TarError, OSError, EOFError, zlib.error) as e:
+        result.input_files += 1
+        detail = f"{type(e).__name__}: {e}" if str(e) else type(e).__name__
+        result.rejected.append(Rejected(relpath, "damaged_archive", f"{detail} (after {listed} members)"))
+
+
+def _check_member(member: tarfile.TarInfo, archive: str, params: NormalizeParams) -> str | Rejected:
+    """The relative path of a tar member to read, or why it is not read."""
+    name = member.name
+    parts = [p for p in name.split("/") if p not in ("", ".")]
+    if name.startswith("/") or ".." in parts or not parts:
+        return Rejected(display_path([archive, name]), "unsafe_member_path", f"member path {name!r} is absolute, empty or leaves the archive")
+    shown = display_path([archive, *parts])
+    if member.issym() or member.islnk():
+        return Rejected(shown, "link_in_archive", f"a {'symbolic' if member.issym() else 'hard'} link to {member.linkname!r}")
+    if not member.isfile() or member.issparse():
+        return Rejected(shown, "not_a_regular_file", "a device, pipe, sparse or other special member")
+    return _check_name_and_size(parts[-1], shown, member.size, params) or shown
 
 
 def read(source: Source, max_bytes: int) -> bytes | Rejected:
     """The bytes of ``source``, or why they cannot be had."""
     try:
-        with open(source.path, "rb") as f:
-            raw = f.read(max_bytes + 1)
-    except OSError as e:
-        return Rejected(source.relpath, "unreadable", e.strerror or str(e))
+        if source.member is not None:
+            raw = _read_member(source.path, *source.member)
+        else:
+            with open(source.path, "rb") as f:
+                raw = f.read(max_bytes + 1)
+    except (OSError, EOFError, zlib.error) as e:
+        return Rejected(source.relpath, "unreadable", getattr(e, "strerror", None) or str(e) or type(e).__name__)
+    if source.member is not None and len(raw) != source.member[1]:
+        return Rejected(source.relpath, "unreadable", f"the archive ends inside this member ({len(raw)} of {source.member[1]} bytes)")
     if len(raw) > max_bytes:
         return Rejected(source.relpath, "too_large", f"grew past max_file_bytes {max_bytes} while being read")
     return raw
+
+
+_open_archive: list = []  # [(path, file)]: the tar shard last read from, kept open in this process
+
+
+def _read_member(path: str, offset: int, size: int) -> bytes:
+    """``size`` bytes at ``offset`` of the uncompressed tar at ``path``.
+
+    Members are read in source order, mostly forwards through one shard, so the
+    shard stays open between calls: a gzip stream then decompresses once, not
+    once per member.
+    """
+    if not _open_archive or _open_archive[0][0] != path:
+        while _open_archive:
+            _open_archive.pop()[1].close()
+        _open_archive.append((path, gzip.open(path, "rb") if _is_gzip(path) else open(path, "rb")))
+    handle = _open_archive[0][1]
+    handle.seek(offset)
+    return handle.read(size)
+
+
+def _is_gzip(path: str) -> bool:
+    """Whether the tar shard at ``path`` is gzip-compressed (by its magic bytes, not its name)."""
+    with open(path, "rb") as f:
+        return f.read(2) == b"\x1f\x8b"

@@ -1,0 +1,121 @@
+"""Tar shards as sources: members are accounted for like files, streamed, and unsafe ones rejected."""
+
+from __future__ import annotations
+
+import io
+import os
+import tarfile
+
+import pyarrow.parquet as pq
+
+from broadsheet import ingest
+from broadsheet.params import NormalizeParams
+from conftest import article, key, make_corpus, write
+
+
+def pack(path, members: dict[str, bytes], mode: str = "w") -> None:
+    """A tar shard holding ``members`` (name -> bytes) in the given order."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tarfile.open(path, mode) as tar:
+        for name, data in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+
+
+def special(path, infos: list[tarfile.TarInfo]) -> None:
+    with tarfile.open(path, "a") as tar:
+        for info in infos:
+            tar.addfile(info)
+
+
+def records(out) -> list[dict]:
+    return pq.read_table(out / "data").to_pylist() if any((out / "data").iterdir()) else []
+
+
+def rejects(out) -> dict[str, str]:
+    return {r["path"]: r["reason"] for r in pq.read_table(out / "rejects.parquet").to_pylist()}
+
+
+def test_members_of_plain_and_gzip_shards_become_the_records_the_loose_files_do(tmp_path):
+    loose = make_corpus(tmp_path / "loose", 40)
+    # Even ordinals in one shard, odd in the other: source order alternates between them,
+    # so the reader switches shards (and seeks back in the gzip stream) at every member.
+    pack(tmp_path / "packed" / "even.tar", {p.name: p.read_bytes() for p in loose[0::2]})
+    pack(tmp_path / "packed" / "odd.tar.gz", {f"sub/{p.name}": p.read_bytes() for p in loose[1::2]}, "w:gz")
+    want = ingest.run([tmp_path / "loose"], tmp_path / "o1", NormalizeParams(shard_rows=4), workers=2, progress=False)
+    got = ingest.run([tmp_path / "packed"], tmp_path / "o2", NormalizeParams(shard_rows=4), workers=2, progress=False)
+    assert got == want
+    loose_records, packed_records = records(tmp_path / "o1"), records(tmp_path / "o2")
+    for record in packed_records:
+        record["source"]["path"] = record["source"]["path"].removeprefix("even.tar/").removeprefix("odd.tar.gz/sub/")
+    assert packed_records == loose_records
+    assert [r["id"] for r in packed_records] == [key(n) for n in range(40)]
+
+
+def test_unsafe_links_special_and_skipped_members_are_rejected_with_reasons(tmp_path):
+    src = tmp_path / "src"
+    shard = src / "shard.tar"
+    pack(shard, {
+        f"001_{key(1)}.txt": article(1).encode(),
+        "../escape.txt": article(2).encode(),
+        "/etc/absolute.txt": article(3).encode(),
+        "a/../../up.txt": article(4).encode(),
+        "README.md": b"not a document",
+        "big.txt": b"Big\n" + b"x" * 6000,
+        f"again/001_{key(1)}.txt": article(5).encode(),
+    })
+    symlink = tarfile.TarInfo("link.txt")
+    symlink.type, symlink.linkname = tarfile.SYMTYPE, "/etc/passwd"
+    hardlink = tarfile.TarInfo("hard.txt")
+    hardlink.type, hardlink.linkname = tarfile.LNKTYPE, f"001_{key(1)}.txt"
+    device = tarfile.TarInfo("dev.txt")
+    device.type = tarfile.CHRTYPE
+    folder = tarfile.TarInfo("a-folder")
+    folder.type = tarfile.DIRTYPE
+    special(shard, [symlink, hardlink, device, folder])
+    metrics = ingest.run([src], tmp_path / "out", NormalizeParams(max_file_bytes=5000), workers=1, progress=False)
+    assert rejects(tmp_path / "out") == {
+        "shard.tar/../escape.txt": "unsafe_member_path",
+        "shard.tar//etc/absolute.txt": "unsafe_member_path",
+        "shard.tar/a/../../up.txt": "unsafe_member_path",
+        "shard.tar/README.md": "not_a_document",
+        "shard.tar/big.txt": "too_large",
+        f"shard.tar/again/001_{key(1)}.txt": "duplicate_id",
+        "shard.tar/link.txt": "link_in_archive",
+        "shard.tar/hard.txt": "link_in_archive",
+        "shard.tar/dev.txt": "not_a_regular_file",
+    }
+    assert [r["source"]["path"] for r in records(tmp_path / "out")] == [f"shard.tar/001_{key(1)}.txt"]
+    assert metrics["input_files"] == 10  # every member but the folder entry
+    assert metrics["input_files"] == metrics["documents"] + metrics["rejected"] + metrics["skipped"] + metrics["filtered"]
+
+
+def test_a_damaged_shard_keeps_what_came_before_the_damage_and_says_so(tmp_path):
+    whole = tmp_path / "whole.tar.gz"
+    pack(whole, {f"{n:03d}_{key(n)}.txt": article(n).encode() + os.urandom(3000).hex().encode() for n in range(30)}, "w:gz")
+    src = tmp_path / "src"
+    write(src, "cut.tar.gz", whole.read_bytes()[: len(whole.read_bytes()) // 2])
+    write(src, "not-a-tar.tar", b"Hello, I am a text file with a misleading name.\n" * 20)
+    metrics = ingest.run([src], tmp_path / "out", workers=1, progress=False)
+    found = rejects(tmp_path / "out")
+    assert found["not-a-tar.tar"] == "damaged_archive"
+    assert found["cut.tar.gz"] == "damaged_archive"
+    assert 0 < metrics["documents"] < 30
+    assert metrics["input_files"] == metrics["documents"] + metrics["rejected"] + metrics["skipped"] + metrics["filtered"]
+    detail = {r["path"]: r["detail"] for r in pq.read_table(tmp_path / "out" / "rejects.parquet").to_pylist()}
+    assert "members" in detail["cut.tar.gz"]
+
+
+def test_a_shard_linked_from_outside_the_tree_is_not_read(tmp_path):
+    pack(tmp_path / "elsewhere.tar", {f"001_{key(1)}.txt": article(1).encode()})
+    (tmp_path / "src").mkdir()
+    os.symlink(tmp_path / "elsewhere.tar", tmp_path / "src" / "linked.tar")
+    ingest.run([tmp_path / "src"], tmp_path / "out", workers=1, progress=False)
+    assert rejects(tmp_path / "out") == {"linked.tar": "symlink_outside_tree"}
+
+
+def test_archive_patterns_are_a_param(tmp_path):
+    pack(tmp_path / "src" / "shard.tar", {f"001_{key(1)}.txt": article(1).encode()})
+    metrics = ingest.run([tmp_path / "src"], tmp_path / "out", NormalizeParams(archives=()), workers=1, progress=False)
+    assert (metrics["documents"], metrics["skipped"]) == (0, 1)  # without the pattern, a .tar is just a file that is not *.txt
