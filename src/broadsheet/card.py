@@ -83,6 +83,7 @@ def _creation(lock: dict | None, settings: dict | None) -> str:
         "with their reasons in `corpus/normalized/rejects.parquet`), `dedup` (exact and MinHash near duplicates, decisions",
         "in `corpus/dedup/duplicates.parquet`) and `publish` (this folder).",
     ]
+    settings = {k: v for k, v in (settings or {}).items() if k != "compute"}  # where it ran: no bearing on the data
     if settings:
         lines += ["", "Parameters (`params.yaml`):", "", "```yaml", yaml.safe_dump(settings, sort_keys=False, allow_unicode=True).strip(), "```"]
     stages = (lock or {}).get("stages", {})

@@ -16,6 +16,7 @@ import yaml
 from broadsheet import __version__, dataset, dedup, diff, ingest, params, release, validate, versions
 from broadsheet.errors import BroadsheetError
 from broadsheet.output import dumps_json, write_json
+from broadsheet.parallel import ENGINES, default_workers
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -47,7 +48,13 @@ params_option = click.option(
 )
 out_option = click.option("--out", required=True, type=click.Path(file_okay=False), help="Output folder (replaced whole).")
 workers_option = click.option(
-    "--workers", type=click.IntRange(min=1), default=None, help="Worker processes (default: all cores)."
+    "--workers", type=click.IntRange(min=1), default=None, help="Worker processes (default: compute.workers, else all cores)."
+)
+engine_option = click.option(
+    "--engine",
+    type=click.Choice(ENGINES),
+    default=None,
+    help="local processes or Ray (default: compute.engine; Ray joins RAY_ADDRESS, else starts locally).",
 )
 lock_option = click.option(
     "--lock", "lock_path", type=click.Path(dir_okay=False), default=None, help="dvc.lock, for the card's Creation section."
@@ -72,13 +79,18 @@ def cli() -> None:
 @click.argument("src", nargs=-1, required=True, type=click.Path(file_okay=True, dir_okay=True))
 @out_option
 @workers_option
+@engine_option
+@click.option("--fresh", is_flag=True, help="Normalise every shard again instead of reusing unchanged ones from OUT.")
 @params_option
 @metrics_option
 @quiet_option
-def normalize(src, out, workers, params_path, metrics_path, quiet):
-    """Parse and normalise every file under SRC into Parquet shards, a rejects table and metrics."""
+def normalize(src, out, workers, engine, fresh, params_path, metrics_path, quiet):
+    """Parse and normalise every file under SRC (folders; tar shards inside them are read too)."""
     settings = params.load(params_path)
-    metrics = ingest.run(list(src), out, settings.normalize, workers=workers, progress=not quiet, filters=settings.filter)
+    metrics = ingest.run(
+        list(src), out, settings.normalize, progress=not quiet, filters=settings.filter, fresh=fresh,
+        **_compute(settings.compute, workers, engine),
+    )
     _report(metrics, metrics_path, quiet)
 
 
@@ -86,13 +98,20 @@ def normalize(src, out, workers, params_path, metrics_path, quiet):
 @click.argument("normalized", type=click.Path(file_okay=False))
 @out_option
 @workers_option
+@engine_option
 @params_option
 @metrics_option
 @quiet_option
-def dedup_command(normalized, out, workers, params_path, metrics_path, quiet):
+def dedup_command(normalized, out, workers, engine, params_path, metrics_path, quiet):
     """Find exact and near-duplicate clusters; write the decisions (duplicates.parquet), not a copy."""
-    metrics = dedup.run(normalized, out, params.load(params_path).dedup, workers=workers, progress=not quiet)
+    settings = params.load(params_path)
+    metrics = dedup.run(normalized, out, settings.dedup, progress=not quiet, **_compute(settings.compute, workers, engine))
     _report(metrics, metrics_path, quiet)
+
+
+def _compute(settings: params.ComputeParams, workers: int | None, engine: str | None) -> dict:
+    """The engine and worker count: the command line's, else params.yaml's ``compute``, else every core."""
+    return {"workers": workers or settings.workers or default_workers(), "engine": engine or settings.engine}
 
 
 @cli.command(name="publish")

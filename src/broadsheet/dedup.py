@@ -98,9 +98,9 @@ def candidate_pairs(keys: np.ndarray) -> set[tuple[int, int]]:
     return pairs
 
 
-def _band_keys(paths: list[Path], reps: np.ndarray, params: DedupParams, workers: int, progress: bool):
+def _band_keys(paths: list[Path], reps: np.ndarray, params: DedupParams, workers: int, progress: bool, engine: str):
     """LSH band keys (rows x bands) of the rows in ``reps`` (a mask), in row order, computed on ``workers``
-    processes, and which of them have words. Only the keys are kept: 128 bytes a document, not 512."""
+    processes of ``engine``, and which of them have words. Only the keys are kept: 128 bytes a document, not 512."""
     from tqdm.auto import tqdm
 
     count = int(reps.sum())
@@ -109,7 +109,7 @@ def _band_keys(paths: list[Path], reps: np.ndarray, params: DedupParams, workers
     tasks = ((texts, params.ngram, params.num_perm, params.seed, params.bands, params.rows) for _, texts in _texts(paths, reps))
     filled = 0
     with tqdm(total=count, unit="doc", desc="dedup", disable=None if progress else True) as bar:
-        for block_keys, block_words in ordered_map(_band_key_task, tasks, workers):
+        for block_keys, block_words in ordered_map(_band_key_task, tasks, workers, engine=engine):
             keys[filled : filled + len(block_keys)] = block_keys
             has_words[filled : filled + len(block_keys)] = block_words
             filled += len(block_keys)
@@ -164,7 +164,12 @@ def _decisions(ids: pa.Array, doc_paths: pa.Array, exact_rep: np.ndarray, cluste
 
 
 def run(
-    normalized: str | Path, out: str | Path, params: DedupParams | None = None, workers: int | None = None, progress: bool = True
+    normalized: str | Path,
+    out: str | Path,
+    params: DedupParams | None = None,
+    workers: int | None = None,
+    progress: bool = True,
+    engine: str = "local",
 ) -> dict:
     """Find duplicate clusters in the normalize output ``normalized``; write ``out/duplicates.parquet`` and metrics."""
     params = params or DedupParams()
@@ -182,7 +187,7 @@ def run(
     ids, doc_paths = column("id"), column("path")
     exact_rep = first_occurrence(column("text_sha256"))
     reps = exact_rep == np.arange(len(ids))
-    keys, has_words = _band_keys(paths, reps, params, workers, progress)
+    keys, has_words = _band_keys(paths, reps, params, workers, progress, engine)
     verified, sets, candidates = _verified_pairs(paths, len(ids), np.flatnonzero(reps), keys, has_words, params)
 
     clusters = UnionFind()

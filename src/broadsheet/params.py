@@ -16,6 +16,7 @@ from pathlib import Path
 import yaml
 
 from broadsheet.errors import BroadsheetError
+from broadsheet.parallel import ENGINES
 
 SPLITS = ("train", "validation", "test")
 
@@ -24,6 +25,8 @@ SPLITS = ("train", "validation", "test")
 class NormalizeParams:
     include: tuple[str, ...] = ("*.txt",)
     """Glob patterns on the file name; other files are counted as skipped (not_a_document)."""
+    archives: tuple[str, ...] = ("*.tar", "*.tar.gz", "*.tgz")
+    """Glob patterns of tar shards: their members are read (streamed, never unpacked) like files in a folder."""
     max_file_bytes: int = 16 * 1024 * 1024
     """Files larger than this are rejected as too_large without being read."""
     fix_acute_apostrophe: bool = True
@@ -126,11 +129,27 @@ class DedupParams:
 
 
 @dataclass(frozen=True)
+class ComputeParams:
+    """Where the work runs. The outputs are the same whatever these say, so no stage depends on them."""
+
+    engine: str = "local"
+    """local (processes on this machine) or ray (the cluster RAY_ADDRESS names, else a local Ray)."""
+    workers: int = 0
+    """Worker processes (local) or CPUs of a local Ray; 0: every core of this machine."""
+
+    def validate(self) -> None:
+        _one_of("compute.engine", self.engine, ENGINES)
+        if self.workers < 0:
+            raise BroadsheetError(f"params: compute.workers may not be negative, got {self.workers}")
+
+
+@dataclass(frozen=True)
 class Params:
     normalize: NormalizeParams = field(default_factory=NormalizeParams)
     filter: FilterParams = field(default_factory=FilterParams)
     dedup: DedupParams = field(default_factory=DedupParams)
     publish: PublishParams = field(default_factory=PublishParams)
+    compute: ComputeParams = field(default_factory=ComputeParams)
 
 
 def _one_of(name: str, value: str, allowed: tuple[str, ...]) -> None:
@@ -187,7 +206,7 @@ def _build(cls, data, where: str):
 def parse(data) -> Params:
     """Params from the already-loaded YAML mapping, validated."""
     params = _build(Params, data, "")
-    for section in (params.normalize, params.filter, params.dedup, params.publish):
+    for section in (params.normalize, params.filter, params.dedup, params.publish, params.compute):
         section.validate()
     return params
 
