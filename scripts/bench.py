@@ -1,15 +1,19 @@
 """Normalisation speed, side by side, on the same files: the floor, broadsheet, datatrove, datasets.
 
     pip install -e '.[bench]'
-    python scripts/bench.py [--docs 100000] [--corpus DIR] [--rounds 1]
+    python scripts/bench.py [--docs 100000] [--corpus DIR] [--rounds 1] [--only floor,broadsheet-2] [--peer NAME=COMMAND]
 
 Writes a synthetic corpus (scripts/make_corpus.py) unless given one, warms the
 page cache, then runs each contestant in its own process, in alternation over
 ``--rounds``, and prints documents/s, MB/s, peak RSS of the process tree and the ratio to the floor:
 - floor: broadsheet's own read + normalise functions in one tight loop writing Parquet with the schema;
+- bare: no broadsheet at all: read, decode (UTF-8, else cp1252), sha256, split the sections, Parquet; no
+  clean-up, no language ID, no repairs. It shows what normalisation itself costs, not a target;
+- broadsheet-2-tar: `broadsheet normalize` with 2 workers on the same files packed in gzip tar shards;
 - broadsheet-1 / broadsheet-2: `broadsheet normalize` with 1 and 2 workers;
 - datatrove-2: LocalPipelineExecutor, a small reader step for the text files, the same normalise function, ParquetWriter;
-- datasets-1: `datasets.Dataset.from_generator` with the same function, then `save_to_disk`.
+- datasets-1: `datasets.Dataset.from_generator` with the same function, then `save_to_disk`;
+- any --peer NAME=COMMAND: COMMAND CORPUS OUTDIR run as is (your own loop, say), timed the same way.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -60,6 +65,58 @@ def floor(corpus: Path, out: Path) -> None:
                 batch = []
         if batch:
             writer.write_batch(pa.RecordBatch.from_pylist(batch, schema=arrow))
+
+
+def bare(corpus: Path, out: Path) -> None:
+    import hashlib
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    arrow = pa.schema([("id", pa.string()), ("title", pa.string()), ("text", pa.string()),
+                       ("related", pa.list_(pa.string())), ("text_sha256", pa.string()), ("path", pa.string())])
+    columns: dict[str, list] = {name: [] for name in arrow.names}
+
+    def flush(writer) -> None:
+        writer.write_batch(pa.RecordBatch.from_pydict(columns, schema=arrow))
+        for values in columns.values():
+            values.clear()
+
+    with pq.ParquetWriter(out / "bare.parquet", arrow, compression="zstd") as writer:
+        for path in sorted(corpus.glob("*.txt")):
+            raw = path.read_bytes()
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                text = raw.decode("cp1252", "replace")
+            lines = text.replace("\r\n", "\n").split("\n")
+            sep = max((i for i, line in enumerate(lines) if line.strip() == "-"), default=len(lines))
+            body = "\n\n".join(line.strip() for line in lines[1:sep] if line.strip())
+            columns["id"].append(path.stem.split("_")[-1])
+            columns["title"].append(lines[0].strip())
+            columns["text"].append(body)
+            columns["related"].append([h.strip().removesuffix(" -") for h in lines[sep + 1 :] if h.strip()])
+            columns["text_sha256"].append(hashlib.sha256(body.encode()).hexdigest())
+            columns["path"].append(path.name)
+            if len(columns["id"]) == 1000:
+                flush(writer)
+        flush(writer)
+
+
+def packed_dir(corpus: Path) -> Path:
+    return corpus.parent / f"{corpus.name}-packed"
+
+
+def pack(corpus: Path, packed: Path, per_shard: int = 10_000) -> None:
+    """The corpus's files in gzip tar shards of ``per_shard`` members."""
+    import tarfile
+
+    packed.mkdir(parents=True, exist_ok=True)
+    files = sorted(corpus.glob("*.txt"))
+    for start in range(0, len(files), per_shard):
+        with tarfile.open(packed / f"shard-{start // per_shard:05d}.tar.gz", "w:gz", compresslevel=6) as tar:
+            for path in files[start : start + per_shard]:
+                tar.add(path, arcname=path.name)
 
 
 def broadsheet(corpus: Path, out: Path, workers: int) -> None:
@@ -106,8 +163,10 @@ def datatrove(corpus: Path, out: Path, workers: int) -> None:
 
 CONTESTANTS = {
     "floor": lambda c, o: floor(c, o),
+    "bare": lambda c, o: bare(c, o),
     "broadsheet-1": lambda c, o: broadsheet(c, o, 1),
     "broadsheet-2": lambda c, o: broadsheet(c, o, 2),
+    "broadsheet-2-tar": lambda c, o: broadsheet(packed_dir(c), o, 2),
     "datatrove-2": lambda c, o: datatrove(c, o, 2),
     "datasets-1": lambda c, o: datasets_from_generator(c, o),
 }
@@ -119,6 +178,8 @@ def main() -> None:
     parser.add_argument("--corpus", type=Path)
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--only", default=",".join(CONTESTANTS))
+    parser.add_argument("--peer", action="append", default=[], metavar="NAME=COMMAND",
+                        help="also time COMMAND CORPUS OUTDIR (e.g. your own loop), side by side")
     parser.add_argument("--child", nargs=3, metavar=("NAME", "CORPUS", "RESULT"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -135,25 +196,50 @@ def main() -> None:
         subprocess.run([sys.executable, str(HERE / "make_corpus.py"), str(corpus), "--docs", str(args.docs)], check=True)
     files = sorted(corpus.glob("*.txt"))
     size = sum(p.stat().st_size for p in files)
+    names = args.only.split(",")
+    if "broadsheet-2-tar" in names and not packed_dir(corpus).is_dir():
+        pack(corpus, packed_dir(corpus))
     for p in files:  # warm the page cache
         p.read_bytes()
-    results: dict[str, list] = {name: [] for name in args.only.split(",")}
+    peers = dict(peer.split("=", 1) for peer in args.peer)
+    results: dict[str, list] = {name: [] for name in [*names, *peers]}
     for _ in range(args.rounds):
         for name in results:
-            result = tmp / f"{name}.json"
-            status, rss_mb = measure.run([sys.executable, __file__, "--child", name, str(corpus), str(result)])
+            if name in peers:
+                with tempfile.TemporaryDirectory() as out:
+                    start = time.perf_counter()
+                    status, rss_mb = measure.run([*shlex.split(peers[name]), str(corpus), out])
+                    seconds = time.perf_counter() - start
+            else:
+                result = tmp / f"{name}.json"
+                status, rss_mb = measure.run([sys.executable, __file__, "--child", name, str(corpus), str(result)])
+                seconds = json.loads(result.read_text())["seconds"] if status == 0 else 0
             if status == 0:
-                results[name].append((json.loads(result.read_text())["seconds"], rss_mb))
+                results[name].append((seconds, rss_mb))
     best = {name: min(runs) for name, runs in results.items() if runs}
     base = best.get("floor", (float("nan"), 0))[0]
     print(f"\n{len(files)} files, {size / 1e6:.0f} MB, {args.rounds} round(s), best of each; {os.cpu_count()} cores")
-    print(f"{'contestant':<14}{'seconds':>9}{'docs/s':>9}{'MB/s':>8}{'peak RSS MB':>13}{'speed / floor':>15}")
+    print(f"{'contestant':<18}{'seconds':>9}{'docs/s':>9}{'MB/s':>8}{'peak RSS MB':>13}{'speed / floor':>15}")
     for name in results:
         if name not in best:
-            print(f"{name:<14}  failed")
+            print(f"{name:<18}  failed")
             continue
         seconds, rss = best[name]
-        print(f"{name:<14}{seconds:>9.1f}{len(files) / seconds:>9.0f}{size / 1e6 / seconds:>8.1f}{rss:>13.0f}{base / seconds:>15.2f}")
+        print(f"{name:<18}{seconds:>9.1f}{len(files) / seconds:>9.0f}{size / 1e6 / seconds:>8.1f}{rss:>13.0f}{base / seconds:>15.2f}")
+    print(summary({name: base / seconds for name, (seconds, _) in best.items()}))
+
+
+def summary(speed: dict[str, float]) -> str:
+    """One line: broadsheet against the targets (DESIGN section 6) and against each peer."""
+    parts = []
+    for name, target in (("broadsheet-1", 0.8), ("broadsheet-2", 1.7)):
+        if name in speed:
+            parts.append(f"{name} {speed[name]:.2f}x floor (target {target}x: {'met' if speed[name] >= target else 'NOT met'})")
+    ours = speed.get("broadsheet-2")
+    for peer in ("datatrove-2", "datasets-1"):
+        if ours and peer in speed:
+            parts.append(f"{ours / speed[peer]:.2f}x {peer}")
+    return "summary: " + "; ".join(parts) if parts else "summary: nothing to compare"
 
 
 if __name__ == "__main__":

@@ -1,0 +1,130 @@
+"""What a corpus costs in DVC as loose files and as tar shards, and what adding 1% more documents costs.
+
+    python scripts/bench_dvc.py [--docs 1000000] [--corpus DIR] [--per-shard 10000] [--layouts loose,tar]
+
+For each layout, in a fresh git + DVC project whose pipeline is the normalize
+stage of this repo's dvc.yaml (same command, deps and params), it times:
+  1. the first `dvc repro` (DVC hashes the raw inputs, broadsheet normalises everything), with
+     the peak RSS of the whole process tree (DVC, broadsheet and its workers);
+  2. a second `dvc repro` with nothing changed (DVC checks, then does nothing);
+  3. `dvc status`;
+  4. `dvc repro` after adding 1% new documents (loose: new files; tar: one more shard): broadsheet
+     normalises only the shards that changed and copies the rest from its previous output;
+  5. the same change normalised from scratch (`broadsheet normalize --fresh`, outside DVC), for comparison.
+The corpus comes from scripts/make_corpus.py unless given; the 1% extra from it with another seed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+from pathlib import Path
+
+import measure
+import yaml
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+
+
+def sh(cwd: Path, *cmd: str) -> None:
+    subprocess.run(cmd, cwd=cwd, check=True, stdout=subprocess.DEVNULL)
+
+
+def timed(cwd: Path, *cmd: str) -> tuple[float, float]:
+    """(seconds, peak RSS MiB of the process tree) of ``cmd`` run in ``cwd``."""
+    start = time.perf_counter()
+    status, rss = measure.run(list(cmd), cwd=cwd)
+    if status:
+        raise SystemExit(f"{' '.join(cmd)} failed in {cwd}")
+    return time.perf_counter() - start, rss
+
+
+def link_files(files: list[Path], into: Path) -> None:
+    into.mkdir(parents=True, exist_ok=True)
+    for path in files:
+        os.link(path, into / path.name)
+
+
+def pack(files: list[Path], into: Path, per_shard: int, prefix: str = "shard") -> None:
+    into.mkdir(parents=True, exist_ok=True)
+    for start in range(0, len(files), per_shard):
+        with tarfile.open(into / f"{prefix}-{start // per_shard:05d}.tar.gz", "w:gz", compresslevel=6) as tar:
+            for path in files[start : start + per_shard]:
+                tar.add(path, arcname=path.name)
+
+
+def project(root: Path) -> None:
+    """A git + DVC project with this repo's normalize stage, params and schemas."""
+    root.mkdir(parents=True)
+    stage = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]["normalize"]
+    stage["deps"] = ["corpus/raw"]  # the code is the installed broadsheet's; its hash is not what is measured
+    stage["cmd"] = stage["cmd"].replace(" --metrics metrics/normalize.json", "")
+    stage.pop("metrics", None)
+    (root / "dvc.yaml").write_text(yaml.safe_dump({"stages": {"normalize": stage}}, sort_keys=False))
+    shutil.copy(REPO / "params.yaml", root / "params.yaml")
+    sh(root, "git", "init", "-q")
+    sh(root, "dvc", "init", "-q")
+    sh(root, "dvc", "config", "core.analytics", "false")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--docs", type=int, default=1_000_000)
+    parser.add_argument("--corpus", type=Path, help="a folder of NNN_<key>.txt files (default: generate --docs)")
+    parser.add_argument("--per-shard", type=int, default=10_000, help="documents per tar shard")
+    parser.add_argument("--layouts", default="loose,tar")
+    args = parser.parse_args()
+    tmp = Path(tempfile.mkdtemp(prefix="bench-dvc-"))
+    corpus = args.corpus or tmp / "raw"
+    if not args.corpus:
+        subprocess.run([sys.executable, str(HERE / "make_corpus.py"), str(corpus), "--docs", str(args.docs)], check=True)
+    files = sorted(corpus.glob("*.txt"))
+    extra_dir = tmp / "extra"
+    subprocess.run([sys.executable, str(HERE / "make_corpus.py"), str(extra_dir), "--docs", str(max(1, len(files) // 100)),
+                    "--seed", "2"], check=True, stdout=subprocess.DEVNULL)
+    extra = sorted(extra_dir.glob("*.txt"))
+    extra_names = {p.name for p in extra} & {p.name for p in files}
+    if extra_names:
+        raise SystemExit(f"the extra documents' names clash with the corpus's: {sorted(extra_names)[:3]}")
+    rows = []
+    for layout in args.layouts.split(","):
+        root = tmp / layout
+        project(root)
+        raw = root / "corpus" / "raw"
+        if layout == "loose":
+            link_files(files, raw)
+        else:
+            pack(files, raw, args.per_shard)
+        objects = sum(1 for p in raw.rglob("*") if p.is_file())
+        sh(root, "git", "add", "-A")
+        sh(root, "git", "commit", "-qm", "corpus")
+        first, rss = timed(root, "dvc", "repro", "-q")
+        noop, _ = timed(root, "dvc", "repro", "-q")
+        status, _ = timed(root, "dvc", "status", "-q")
+        if layout == "loose":
+            link_files(extra, raw)
+        else:
+            pack(extra, raw, args.per_shard, prefix="zz-added")
+        added, _ = timed(root, "dvc", "repro", "-q")
+        fresh, _ = timed(root, "broadsheet", "normalize", "corpus/raw", "--out", str(tmp / f"{layout}-fresh"),
+                         "--params", "params.yaml", "--quiet", "--fresh")
+        rows.append((layout, objects, first, rss, noop, status, added, fresh))
+        shutil.rmtree(root)
+        shutil.rmtree(tmp / f"{layout}-fresh")
+    print(f"\n{len(files)} documents (+{len(extra)} added), {os.cpu_count()} cores; seconds unless said")
+    print(f"{'layout':<8}{'raw objects':>12}{'1st repro':>11}{'peak RSS MB':>13}{'no-op repro':>13}{'status':>8}"
+          f"{'+1% repro':>11}{'+1% fresh':>11}")
+    for layout, objects, first, rss, noop, status, added, fresh in rows:
+        print(f"{layout:<8}{objects:>12}{first:>11.1f}{rss:>13.0f}{noop:>13.1f}{status:>8.1f}{added:>11.1f}{fresh:>11.1f}")
+    shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
