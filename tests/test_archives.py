@@ -119,3 +119,32 @@ def test_archive_patterns_are_a_param(tmp_path):
     pack(tmp_path / "src" / "shard.tar", {f"001_{key(1)}.txt": article(1).encode()})
     metrics = ingest.run([tmp_path / "src"], tmp_path / "out", NormalizeParams(archives=()), workers=1, progress=False)
     assert (metrics["documents"], metrics["skipped"]) == (0, 1)  # without the pattern, a .tar is just a file that is not *.txt
+
+
+def test_the_header_reader_agrees_with_tarfile_on_every_format(tmp_path):
+    from broadsheet import archives
+
+    names = ["a.txt", "dir/b.txt", "x" * 99 + ".txt", "long/" * 30 + "c.txt", "ünïcödé/Ελληνικά – 文章.txt", "d/" + "y" * 150 + ".txt"]
+    kinds = {tarfile.REGTYPE: archives.REGULAR, tarfile.DIRTYPE: archives.DIRECTORY, tarfile.SYMTYPE: archives.SYMLINK,
+             tarfile.LNKTYPE: archives.HARDLINK, tarfile.FIFOTYPE: archives.SPECIAL}
+    for fmt in (tarfile.USTAR_FORMAT, tarfile.GNU_FORMAT, tarfile.PAX_FORMAT):
+        for mode in ("w", "w:gz"):
+            path = tmp_path / f"{fmt}{mode.replace(':', '')}.tar"
+            with tarfile.open(path, mode, format=fmt, pax_headers={"comment": "global"} if fmt == tarfile.PAX_FORMAT else None) as tar:
+                for i, name in enumerate(names):
+                    if fmt == tarfile.USTAR_FORMAT and (len(name.encode()) > 100 and "/" not in name[-101:] or len(name.encode()) > 255):
+                        continue  # ustar cannot hold it
+                    data = os.urandom(i * 700)
+                    info = tarfile.TarInfo(name)
+                    info.size = len(data)
+                    tar.addfile(info, io.BytesIO(data))
+                for kind, name in ((tarfile.DIRTYPE, "folder"), (tarfile.SYMTYPE, "link"), (tarfile.LNKTYPE, "hard"), (tarfile.FIFOTYPE, "fifo")):
+                    info = tarfile.TarInfo(name)
+                    info.type, info.linkname = kind, "a.txt" if kind in (tarfile.SYMTYPE, tarfile.LNKTYPE) else ""
+                    tar.addfile(info)
+            with tarfile.open(path) as tar:
+                want = [(m.name, kinds[m.type], m.size, m.offset_data, m.linkname) for m in tar.getmembers()]
+            got = [(m.name, m.kind, m.size, m.offset, m.linkname) for m in archives.members(str(path))]
+            assert got == want, (fmt, mode)
+            assert all(archives.read_member(str(path), m[3], m[2]) == tarfile.open(path).extractfile(m[0]).read()
+                       for m in want if m[1] == archives.REGULAR)

@@ -14,17 +14,15 @@ from the shard when read, never unpacked to disk.
 from __future__ import annotations
 
 import fnmatch
-import gzip
 import hashlib
 import os
 import re
 import stat
-import tarfile
 import unicodedata
-import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from broadsheet import archives
 from broadsheet.errors import BroadsheetError
 from broadsheet.params import NormalizeParams
 from broadsheet.records import Rejected, Source
@@ -158,34 +156,33 @@ def _walk_archive(path: str, relpath: str, params: NormalizeParams, candidates: 
     """
     listed = 0
     try:
-        with tarfile.open(path, "r:gz" if _is_gzip(path) else "r:") as tar:
-            for member in tar:
-                if member.isdir():
-                    continue
-                listed += 1
-                result.input_files += 1
-                outcome = _check_member(member, relpath, params)
-                if isinstance(outcome, Rejected):
-                    result.rejected.append(outcome)
-                else:
-                    ident, ordinal = identify(outcome)
-                    candidates.append(Source(path, outcome, ident, ordinal, (member.offset_data, member.size)))
-    except (tarfile.TarError, OSError, EOFError, zlib.error) as e:
+        for member in archives.members(path):
+            if member.kind == archives.DIRECTORY:
+                continue
+            listed += 1
+            result.input_files += 1
+            outcome = _check_member(member, relpath, params)
+            if isinstance(outcome, Rejected):
+                result.rejected.append(outcome)
+            else:
+                ident, ordinal = identify(outcome)
+                candidates.append(Source(path, outcome, ident, ordinal, (member.offset, member.size)))
+    except archives.ERRORS as e:
         result.input_files += 1
         detail = f"{type(e).__name__}: {e}" if str(e) else type(e).__name__
         result.rejected.append(Rejected(relpath, "damaged_archive", f"{detail} (after {listed} members)"))
 
 
-def _check_member(member: tarfile.TarInfo, archive: str, params: NormalizeParams) -> str | Rejected:
+def _check_member(member: archives.Member, archive: str, params: NormalizeParams) -> str | Rejected:
     """The relative path of a tar member to read, or why it is not read."""
     name = member.name
     parts = [p for p in name.split("/") if p not in ("", ".")]
     if name.startswith("/") or ".." in parts or not parts:
         return Rejected(display_path([archive, name]), "unsafe_member_path", f"member path {name!r} is absolute, empty or leaves the archive")
     shown = display_path([archive, *parts])
-    if member.issym() or member.islnk():
-        return Rejected(shown, "link_in_archive", f"a {'symbolic' if member.issym() else 'hard'} link to {member.linkname!r}")
-    if not member.isfile() or member.issparse():
+    if member.kind in (archives.SYMLINK, archives.HARDLINK):
+        return Rejected(shown, "link_in_archive", f"a {'symbolic' if member.kind == archives.SYMLINK else 'hard'} link to {member.linkname!r}")
+    if member.kind != archives.REGULAR:
         return Rejected(shown, "not_a_regular_file", "a device, pipe, sparse or other special member")
     return _check_name_and_size(parts[-1], shown, member.size, params) or shown
 
@@ -194,39 +191,14 @@ def read(source: Source, max_bytes: int) -> bytes | Rejected:
     """The bytes of ``source``, or why they cannot be had."""
     try:
         if source.member is not None:
-            raw = _read_member(source.path, *source.member)
+            raw = archives.read_member(source.path, *source.member)
         else:
             with open(source.path, "rb") as f:
                 raw = f.read(max_bytes + 1)
-    except (OSError, EOFError, zlib.error) as e:
+    except archives.ERRORS as e:
         return Rejected(source.relpath, "unreadable", getattr(e, "strerror", None) or str(e) or type(e).__name__)
     if source.member is not None and len(raw) != source.member[1]:
         return Rejected(source.relpath, "unreadable", f"the archive ends inside this member ({len(raw)} of {source.member[1]} bytes)")
     if len(raw) > max_bytes:
         return Rejected(source.relpath, "too_large", f"grew past max_file_bytes {max_bytes} while being read")
     return raw
-
-
-_open_archive: list = []  # [(path, file)]: the tar shard last read from, kept open in this process
-
-
-def _read_member(path: str, offset: int, size: int) -> bytes:
-    """``size`` bytes at ``offset`` of the uncompressed tar at ``path``.
-
-    Members are read in source order, mostly forwards through one shard, so the
-    shard stays open between calls: a gzip stream then decompresses once, not
-    once per member.
-    """
-    if not _open_archive or _open_archive[0][0] != path:
-        while _open_archive:
-            _open_archive.pop()[1].close()
-        _open_archive.append((path, gzip.open(path, "rb") if _is_gzip(path) else open(path, "rb")))
-    handle = _open_archive[0][1]
-    handle.seek(offset)
-    return handle.read(size)
-
-
-def _is_gzip(path: str) -> bool:
-    """Whether the tar shard at ``path`` is gzip-compressed (by its magic bytes, not its name)."""
-    with open(path, "rb") as f:
-        return f.read(2) == b"\x1f\x8b"
