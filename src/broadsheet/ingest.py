@@ -24,8 +24,8 @@ from broadsheet.output import atomic_dir, check_apart, write_json
 from broadsheet.parallel import default_workers, ordered_map
 from broadsheet.params import FilterParams, NormalizeParams
 from broadsheet.records import Filtered, Rejected, Source
-from broadsheet.reuse import shard_key
 from broadsheet.shards import PARQUET_OPTIONS, parquet_bytes, spans
+
 
 @dataclass(frozen=True)
 class ShardResult:
@@ -35,6 +35,8 @@ class ShardResult:
     """reuse.shard_key of the shard's sources."""
     parquet: bytes
     """The shard's Parquet file; empty when no source became a record (or when ``reused``)."""
+    sha256: str | None
+    """Of ``parquet``; None when it is empty."""
     rows: int
     rejected: list[Rejected]
     filtered: list[Filtered]
@@ -52,7 +54,7 @@ class ShardResult:
         return {
             "key": self.key,
             "file": file,
-            "sha256": hashlib.sha256(self.parquet).hexdigest() if file else None,
+            "sha256": self.sha256,
             "rows": self.rows,
             "rejected": [r.row() for r in self.rejected],
             "filtered": [f.row() for f in self.filtered],
@@ -62,7 +64,7 @@ class ShardResult:
     @classmethod
     def from_index(cls, row: dict, parquet: bytes) -> ShardResult:
         return cls(
-            row["key"], parquet, row["rows"], [Rejected(**r) for r in row["rejected"]],
+            row["key"], parquet, row["sha256"], row["rows"], [Rejected(**r) for r in row["rejected"]],
             [Filtered(**f) for f in row["filtered"]], {k: Counter(v) for k, v in row["counts"].items()},
         )
 
@@ -75,9 +77,9 @@ def normalize_shard(
     Unless the shard's key is ``known`` (the previous output has it): then only the key is sent back.
     """
     raws = [sources.read(source, params.max_file_bytes) for source in shard]
-    key = shard_key(fingerprint, shard, raws)
+    key = reuse.shard_key(fingerprint, shard, raws)
     if key in known:
-        return ShardResult(key, b"", 0, [], [], {}, reused=True)
+        return ShardResult(key, b"", None, 0, [], [], {}, reused=True)
     records, rejected, filtered = [], [], []
     for source, raw in zip(shard, raws):
         result = raw if isinstance(raw, Rejected) else normalize_document(raw, source, params)
@@ -95,7 +97,9 @@ def normalize_shard(
         "encoding": _value_counts(pc.struct_field(table.column("source"), "encoding")),
         "lang": _value_counts(pc.fill_null(table.column("lang"), "unknown")),
     }
-    return ShardResult(key, parquet_bytes(table) if records else b"", len(records), rejected, filtered, counts)
+    parquet = parquet_bytes(table) if records else b""
+    sha256 = hashlib.sha256(parquet).hexdigest() if records else None
+    return ShardResult(key, parquet, sha256, len(records), rejected, filtered, counts)
 
 
 _worker_args: tuple | None = None
@@ -174,13 +178,14 @@ def run(
     """Normalise every file under ``roots`` into ``out``; return the metrics (also in ``out/metrics.json``).
 
     ``out`` holds ``data/part-*.parquet`` (the records), ``rejects.parquet``,
-    ``filtered.parquet``, ``metrics.json`` and ``shards.json`` (the index
-    ``reuse`` reads); ``input_files = documents + rejected + skipped + filtered``. The sources are cut into content-defined
-    shards before any is read; each shard is one task for a worker (``engine``
-    local processes or Ray), which reads, normalises and encodes it, so the
-    shards do not depend on the engine or the number of workers. Shards whose
-    sources and normaliser did not change are copied from the previous ``out``
-    (see ``reuse``) unless ``fresh``.
+    ``filtered.parquet``, ``metrics.json`` and ``shards.json`` (the index that
+    ``reuse`` reads); ``input_files = documents + rejected + skipped + filtered``.
+
+    The sources are cut into content-defined shards before any is read; each
+    shard is one task for a worker (local processes or Ray, per ``engine``),
+    which reads, normalises and encodes it, so the shards depend neither on the
+    engine nor on the number of workers. Shards whose sources and normaliser
+    did not change are copied from the previous ``out`` unless ``fresh``.
     """
     from tqdm.auto import tqdm
 
@@ -200,7 +205,7 @@ def run(
         index: list[dict] = []
         written = 0
         bar = tqdm(total=len(plan.sources), unit="doc", desc="normalize", disable=None if progress else True)
-        for task, shard in zip(tasks, ordered_map(_normalize_in_worker, tasks, workers, _init_worker, initargs, engine)):
+        for shard, task in zip(ordered_map(_normalize_in_worker, tasks, workers, _init_worker, initargs, engine), tasks):
             if shard.reused:
                 entry = previous[shard.key]
                 parquet = entry.parquet()

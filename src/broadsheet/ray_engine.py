@@ -65,10 +65,11 @@ def ordered_map(
             raise BroadsheetError(f"cannot start or join Ray at {where}: {str(e).splitlines()[0]}") from None
     try:
         remote = ray.remote(num_cpus=1)(_run)
+        shared = ray.put(initargs)  # once into the object store, not once per task
         window = IN_FLIGHT_PER_CPU * max(1, int(ray.cluster_resources().get("CPU", workers)))
         in_flight: deque = deque()
         for item in items:
-            in_flight.append(remote.remote(func, initializer, initargs, item))
+            in_flight.append(remote.remote(func, initializer, shared, item))
             if len(in_flight) >= window:
                 yield ray.get(in_flight.popleft())
         while in_flight:
