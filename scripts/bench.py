@@ -7,6 +7,8 @@ Writes a synthetic corpus (scripts/make_corpus.py) unless given one, warms the
 page cache, then runs each contestant in its own process, in alternation over
 ``--rounds``, and prints documents/s, MB/s, peak RSS of the process tree and the ratio to the floor:
 - floor: broadsheet's own read + normalise functions in one tight loop writing Parquet with the schema;
+- floor-2: the same loop in two independent processes, each on half the files: what two cores give
+  with no coordination at all (the ceiling for any 2-worker run);
 - bare: no broadsheet at all: read, decode (UTF-8, else cp1252), sha256, split the sections, Parquet; no
   clean-up, no language ID, no repairs. It shows what normalisation itself costs, not a target;
 - broadsheet-2-tar: `broadsheet normalize` with 2 workers on the same files packed in gzip tar shards;
@@ -48,15 +50,15 @@ def _records(files: list[Path]):
             yield record
 
 
-def floor(corpus: Path, out: Path) -> None:
+def floor(corpus: Path, out: Path, part: int = 0, parts: int = 1) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     from broadsheet import schema
 
     arrow = schema.document().arrow
-    files = sorted(corpus.glob("*.txt"))
-    with pq.ParquetWriter(out / "floor.parquet", arrow, compression="zstd") as writer:
+    files = sorted(corpus.glob("*.txt"))[part::parts]
+    with pq.ParquetWriter(out / f"floor-{part}.parquet", arrow, compression="zstd") as writer:
         batch = []
         for record in _records(files):
             batch.append(record)
@@ -65,6 +67,14 @@ def floor(corpus: Path, out: Path) -> None:
                 batch = []
         if batch:
             writer.write_batch(pa.RecordBatch.from_pylist(batch, schema=arrow))
+
+
+def floors(corpus: Path, out: Path, parts: int) -> None:
+    """The floor in ``parts`` independent processes, each on its share of the files: what this machine's cores give."""
+    runs = [subprocess.Popen([sys.executable, __file__, "--floor-part", str(corpus), str(out), str(i), str(parts)])
+            for i in range(parts)]
+    if any(run.wait() for run in runs):
+        raise SystemExit("a floor process failed")
 
 
 def bare(corpus: Path, out: Path) -> None:
@@ -163,6 +173,7 @@ def datatrove(corpus: Path, out: Path, workers: int) -> None:
 
 CONTESTANTS = {
     "floor": lambda c, o: floor(c, o),
+    "floor-2": lambda c, o: floors(c, o, 2),
     "bare": lambda c, o: bare(c, o),
     "broadsheet-1": lambda c, o: broadsheet(c, o, 1),
     "broadsheet-2": lambda c, o: broadsheet(c, o, 2),
@@ -181,7 +192,12 @@ def main() -> None:
     parser.add_argument("--peer", action="append", default=[], metavar="NAME=COMMAND",
                         help="also time COMMAND CORPUS OUTDIR (e.g. your own loop), side by side")
     parser.add_argument("--child", nargs=3, metavar=("NAME", "CORPUS", "RESULT"), help=argparse.SUPPRESS)
+    parser.add_argument("--floor-part", nargs=4, metavar=("CORPUS", "OUT", "PART", "PARTS"), help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.floor_part:
+        corpus, out, part, parts = args.floor_part
+        floor(Path(corpus), Path(out), int(part), int(parts))
+        return
     if args.child:
         name, corpus, result = args.child
         with tempfile.TemporaryDirectory() as out:
@@ -235,6 +251,8 @@ def summary(speed: dict[str, float]) -> str:
     for name, target in (("broadsheet-1", 0.8), ("broadsheet-2", 1.7)):
         if name in speed:
             parts.append(f"{name} {speed[name]:.2f}x floor (target {target}x: {'met' if speed[name] >= target else 'NOT met'})")
+    if "floor-2" in speed and "broadsheet-2" in speed:
+        parts.append(f"two cores give {speed['floor-2']:.2f}x; broadsheet-2 gets {speed['broadsheet-2'] / speed['floor-2']:.0%} of it")
     ours = speed.get("broadsheet-2")
     for peer in ("datatrove-2", "datasets-1"):
         if ours and peer in speed:
