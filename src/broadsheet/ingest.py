@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -130,8 +130,7 @@ def write_table(path: Path, rows: Iterable, table_schema: schema.Schema) -> None
 class Tally:
     """Counts for metrics.json, accumulated chunk by chunk."""
 
-    def __init__(self, input_files: int):
-        self.input_files = input_files
+    def __init__(self):
         self.documents = 0
         self.rejected: list[Rejected] = []
         self.filtered: list[Filtered] = []
@@ -144,14 +143,14 @@ class Tally:
         for column, counts in shard.counts.items():
             self.by_column[column].update(counts)
 
-    def metrics(self, shards: int) -> dict:
+    def metrics(self, shards: int, input_files: int) -> dict:
         skipped = sum(1 for r in self.rejected if r.reason == sources.NOT_A_DOCUMENT)
         rejected = Counter(r.reason for r in self.rejected if r.reason != sources.NOT_A_DOCUMENT)
         accounted = self.documents + len(self.rejected) + len(self.filtered)
-        if self.input_files != accounted:
-            raise AssertionError(f"accounting: {self.input_files} files != {accounted} documents, rejects and filtered")
+        if input_files != accounted:
+            raise AssertionError(f"accounting: {input_files} files != {accounted} documents, rejects and filtered")
         return {
-            "input_files": self.input_files,
+            "input_files": input_files,
             "documents": self.documents,
             "rejected": sum(rejected.values()),
             "skipped": skipped,
@@ -193,25 +192,32 @@ def run(
     filters = filters or FilterParams()
     workers = workers or default_workers()
     check_apart(out, roots)  # before the walk: an output inside a source must not be read, let alone replaced
-    plan = sources.plan(roots, params)
-    tally = Tally(plan.input_files)
-    tally.rejected.extend(plan.rejected)
-    tasks = plan_shards(plan.sources, params.shard_rows)
     fingerprint = reuse.fingerprint(params, filters)
     previous = {} if fresh else reuse.previous(Path(out))
     initargs = (params, filters, fingerprint, frozenset(previous))
+    bar = tqdm(unit="doc", desc="normalize", disable=None if progress else True)
+    planned: list[sources.Plan] = []
+    tasks: list[list[Source]] = []
+
+    def plan_tasks() -> Iterator[list[Source]]:
+        """Walk and cut the shards when the workers ask for their first task: they start up meanwhile."""
+        planned.append(sources.plan(roots, params))
+        tasks.extend(plan_shards(planned[0].sources, params.shard_rows))
+        bar.total = len(planned[0].sources)
+        yield from tasks
+
+    tally = Tally()
     with atomic_dir(out) as folder:
         (folder / "data").mkdir()
         index: list[dict] = []
         written = 0
-        bar = tqdm(total=len(plan.sources), unit="doc", desc="normalize", disable=None if progress else True)
-        for shard, task in zip(ordered_map(_normalize_in_worker, tasks, workers, _init_worker, initargs, engine), tasks):
+        for shard in ordered_map(_normalize_in_worker, plan_tasks(), workers, _init_worker, initargs, engine):
             if shard.reused:
                 entry = previous[shard.key]
                 parquet = entry.parquet()
                 shard = (
-                    ShardResult.from_index(entry.record, parquet) if parquet is not None
-                    else normalize_shard(task, params, filters, fingerprint)  # its old file was changed or lost
+                    ShardResult.from_index(entry.record, parquet) if parquet is not None  # its old file was changed or lost:
+                    else normalize_shard(tasks[len(index)], params, filters, fingerprint)  # normalised again, here
                 )
             file = f"data/part-{written:05d}.parquet" if shard.rows else None
             if file:
@@ -221,9 +227,10 @@ def run(
             tally.add(shard)
             bar.update(shard.files)
         bar.close()
+        tally.rejected.extend(planned[0].rejected)
         write_table(folder / "rejects.parquet", tally.rejected, schema.reject())
         write_table(folder / "filtered.parquet", tally.filtered, schema.filtered())
-        metrics = tally.metrics(written)
+        metrics = tally.metrics(written, planned[0].input_files)
         write_json(folder / "metrics.json", metrics)
         write_json(folder / reuse.INDEX, {"fingerprint": fingerprint, "shards": index})
     return metrics

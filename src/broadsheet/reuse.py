@@ -46,7 +46,7 @@ def shard_key(fingerprint: str, sources: list, raws: list) -> str:
     digest = hashlib.sha256(fingerprint.encode())
     for source, raw in zip(sources, raws):
         content = hashlib.sha256(raw).hexdigest() if isinstance(raw, bytes) else f"{raw.reason}: {raw.detail}"
-        digest.update(json.dumps([source.relpath, source.id, source.ordinal, content]).encode())
+        digest.update(f"{source.relpath}\0{source.id}\0{source.ordinal}\0{content}\n".encode("utf-8", "surrogateescape"))
     return digest.hexdigest()
 
 
