@@ -1,6 +1,6 @@
 """What a corpus costs in DVC as loose files and as tar shards, and what adding 1% more documents costs.
 
-    python scripts/bench_dvc.py [--docs 1000000] [--corpus DIR] [--per-shard 10000] [--layouts loose,tar]
+    python scripts/bench_dvc.py [--docs 1000000] [--corpus DIR] [--per-shard 10000] [--layouts loose,tar] [--packed DIR]
 
 For each layout, in a fresh git + DVC project whose pipeline is the normalize
 stage of this repo's dvc.yaml (same command and params), with the raw folder
@@ -82,6 +82,7 @@ def main() -> None:
     parser.add_argument("--corpus", type=Path, help="a folder of NNN_<key>.txt files (default: generate --docs)")
     parser.add_argument("--per-shard", type=int, default=10_000, help="documents per tar shard")
     parser.add_argument("--layouts", default="loose,tar")
+    parser.add_argument("--packed", type=Path, help="the corpus already packed in tar shards (default: pack it here)")
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="bench-dvc-"))
     corpus = args.corpus or tmp / "raw"
@@ -102,6 +103,8 @@ def main() -> None:
         raw = root / "corpus" / "raw"
         if layout == "loose":
             link_files(files, raw)
+        elif args.packed:
+            link_files(sorted(args.packed.glob("*.tar*")), raw)
         else:
             pack(files, raw, args.per_shard)
         objects = sum(1 for p in raw.rglob("*") if p.is_file())
