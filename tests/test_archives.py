@@ -148,3 +148,18 @@ def test_the_header_reader_agrees_with_tarfile_on_every_format(tmp_path):
             assert got == want, (fmt, mode)
             assert all(archives.read_member(str(path), m[3], m[2]) == tarfile.open(path).extractfile(m[0]).read()
                        for m in want if m[1] == archives.REGULAR)
+
+
+def test_members_interleaved_across_many_gzip_shards_are_read_once_each(tmp_path, monkeypatch):
+    from broadsheet import archives
+
+    opened = []
+    real_open = archives.open_stream
+    monkeypatch.setattr(archives, "open_stream", lambda path: opened.append(path) or real_open(path))
+    archives._open.clear()
+    loose = make_corpus(tmp_path / "loose", 60)
+    for shard in range(3):  # ordinals 0, 3, 6, ... in the first shard: source order visits the shards in turn
+        pack(tmp_path / "packed" / f"s{shard}.tar.gz", {p.name: p.read_bytes() for p in loose[shard::3]}, "w:gz")
+    metrics = ingest.run([tmp_path / "packed"], tmp_path / "out", workers=1, progress=False)
+    assert metrics["documents"] == 60
+    assert len(opened) == 3, "each shard opened once, not once per switch"

@@ -189,20 +189,23 @@ def _text(raw: bytes) -> str:
     return raw.decode("utf-8", "surrogateescape")
 
 
-_open: list = []  # [(path, stream)]: the shard last read from, kept open in this process
+OPEN_SHARDS = 16
+_open: dict = {}  # path -> stream: the shards last read from, kept open in this process (oldest first)
 
 
 def read_member(path: str, offset: int, size: int) -> bytes:
     """``size`` bytes at ``offset`` of the uncompressed tar at ``path``.
 
-    Members are read in source order, mostly forwards through one shard, so the
-    shard stays open between calls: a gzip stream then decompresses once, not
-    once per member.
+    Members are read in source order, which goes forwards through each shard,
+    though it may alternate between shards (ordinals interleaved across them):
+    the last ``OPEN_SHARDS`` shards stay open, so a gzip stream decompresses
+    once, not once per member.
     """
-    if not _open or _open[0][0] != path:
-        while _open:
-            _open.pop()[1].close()
-        _open.append((path, open_stream(path)))
-    stream = _open[0][1]
+    stream = _open.pop(path, None)
+    if stream is None:
+        while len(_open) >= OPEN_SHARDS:
+            _open.pop(next(iter(_open))).close()
+        stream = open_stream(path)
+    _open[path] = stream  # now the most recent
     stream.seek(offset)
     return stream.read(size)
