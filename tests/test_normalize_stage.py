@@ -161,9 +161,9 @@ def test_unchanged_shards_are_taken_from_the_previous_output_byte_for_byte(tmp_p
 
     calls = []
 
-    def counting(raw, source, params):
+    def counting(raw, source, params, *known_hash):
         calls.append(source.relpath)
-        return document.normalize_document(raw, source, params)
+        return document.normalize_document(raw, source, params, *known_hash)
 
     monkeypatch.setattr(ingest, "normalize_document", counting)
     params = NormalizeParams(shard_rows=10)

@@ -42,8 +42,8 @@ def _may_hold_mojibake(raw: bytes, encoding: str) -> bool:
     return encoding != "utf-8" or b"\xc3" in raw
 
 
-def normalize_document(raw: bytes, source: Source, params: NormalizeParams) -> dict | Rejected:
-    """The record for ``raw``, the bytes of ``source``; or why it is not one."""
+def normalize_document(raw: bytes, source: Source, params: NormalizeParams, raw_sha256: str | None = None) -> dict | Rejected:
+    """The record for ``raw``, the bytes of ``source``; or why it is not one (``raw_sha256``: its hash, if known)."""
     decoded = decode(raw, params.legacy_encodings, params.max_mess_ratio)
     if isinstance(decoded, Undecodable):
         return Rejected(source.relpath, decoded.reason, decoded.detail)
@@ -84,7 +84,7 @@ def normalize_document(raw: bytes, source: Source, params: NormalizeParams) -> d
             "path": source.relpath,
             "ordinal": source.ordinal,
             "raw_bytes": len(raw),
-            "raw_sha256": hashlib.sha256(raw).hexdigest(),
+            "raw_sha256": raw_sha256 or hashlib.sha256(raw).hexdigest(),
             "encoding": decoded.encoding,
         },
         "flags": flags,

@@ -77,12 +77,13 @@ def normalize_shard(
     Unless the shard's key is ``known`` (the previous output has it): then only the key is sent back.
     """
     raws = [sources.read(source, params.max_file_bytes) for source in shard]
-    key = reuse.shard_key(fingerprint, shard, raws)
+    contents = [hashlib.sha256(r).hexdigest() if isinstance(r, bytes) else f"{r.reason}: {r.detail}" for r in raws]
+    key = reuse.shard_key(fingerprint, shard, contents)
     if key in known:
         return ShardResult(key, b"", None, 0, [], [], {}, reused=True)
     records, rejected, filtered = [], [], []
-    for source, raw in zip(shard, raws):
-        result = raw if isinstance(raw, Rejected) else normalize_document(raw, source, params)
+    for source, raw, content in zip(shard, raws, contents):
+        result = raw if isinstance(raw, Rejected) else normalize_document(raw, source, params, content)
         if isinstance(result, Rejected):
             rejected.append(result)
         elif (removed := quality.check(result, filters)) is not None:

@@ -20,8 +20,6 @@ from dataclasses import dataclass
 from importlib import metadata, resources
 from pathlib import Path
 
-from broadsheet.output import sha256_file
-
 INDEX = "shards.json"
 _LIBRARIES = ("pyarrow", "pycld2", "ftfy", "charset-normalizer")
 
@@ -41,11 +39,11 @@ def fingerprint(*settings) -> str:
     return digest.hexdigest()
 
 
-def shard_key(fingerprint: str, sources: list, raws: list) -> str:
-    """The key of a shard: the fingerprint and, for each source, its identity and its bytes (or why they were not had)."""
+def shard_key(fingerprint: str, sources: list, contents: list[str]) -> str:
+    """The key of a shard: the fingerprint and, for each source, its identity and its content (the sha256 of
+    its bytes, or why they were not had)."""
     digest = hashlib.sha256(fingerprint.encode())
-    for source, raw in zip(sources, raws):
-        content = hashlib.sha256(raw).hexdigest() if isinstance(raw, bytes) else f"{raw.reason}: {raw.detail}"
+    for source, content in zip(sources, contents):
         digest.update(f"{source.relpath}\0{source.id}\0{source.ordinal}\0{content}\n".encode("utf-8", "surrogateescape"))
     return digest.hexdigest()
 
@@ -64,10 +62,11 @@ class Entry:
         """The shard's bytes, if its file is still what the index says; None otherwise (normalise it again)."""
         if self.file is None:
             return b""
-        path = self.folder / self.file
-        if not path.is_file() or sha256_file(path) != self.sha256:
+        try:
+            data = (self.folder / self.file).read_bytes()
+        except OSError:
             return None
-        return path.read_bytes()
+        return data if hashlib.sha256(data).hexdigest() == self.sha256 else None
 
 
 def previous(folder: Path) -> dict[str, Entry]:
