@@ -31,6 +31,7 @@ import time
 from pathlib import Path
 
 import measure
+from bench_dvc import pack
 
 HERE = Path(__file__).resolve().parent
 
@@ -115,18 +116,6 @@ def bare(corpus: Path, out: Path) -> None:
 
 def packed_dir(corpus: Path) -> Path:
     return corpus.parent / f"{corpus.name}-packed"
-
-
-def pack(corpus: Path, packed: Path, per_shard: int = 10_000) -> None:
-    """The corpus's files in gzip tar shards of ``per_shard`` members."""
-    import tarfile
-
-    packed.mkdir(parents=True, exist_ok=True)
-    files = sorted(corpus.glob("*.txt"))
-    for start in range(0, len(files), per_shard):
-        with tarfile.open(packed / f"shard-{start // per_shard:05d}.tar.gz", "w:gz", compresslevel=6) as tar:
-            for path in files[start : start + per_shard]:
-                tar.add(path, arcname=path.name)
 
 
 def broadsheet(corpus: Path, out: Path, workers: int) -> None:
@@ -214,7 +203,7 @@ def main() -> None:
     size = sum(p.stat().st_size for p in files)
     names = args.only.split(",")
     if "broadsheet-2-tar" in names and not packed_dir(corpus).is_dir():
-        pack(corpus, packed_dir(corpus))
+        pack(files, packed_dir(corpus), per_shard=10_000)
     for p in files:  # warm the page cache
         p.read_bytes()
     peers = dict(peer.split("=", 1) for peer in args.peer)
