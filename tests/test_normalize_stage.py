@@ -118,6 +118,29 @@ def test_metrics_file_matches_returned_metrics(normalized):
     assert metrics["documents_by_encoding"]["cp1252"] == 1
 
 
+def test_an_id_claimed_three_times_is_kept_once_and_the_others_name_the_keeper(tmp_path):
+    for folder in ("c", "a", "b"):
+        write(tmp_path / "src", f"{folder}/007_{key(7)}.txt", article(7))
+    out = tmp_path / "out"
+    metrics = ingest.run([tmp_path / "src"], out, workers=1, progress=False)
+    assert [r["source"]["path"] for r in read_records(out)] == [f"a/007_{key(7)}.txt"]
+    rejects = read_rejects(out)
+    assert set(rejects) == {f"b/007_{key(7)}.txt", f"c/007_{key(7)}.txt"}
+    assert all(f"taken by a/007_{key(7)}.txt" in r["detail"] for r in rejects.values())
+    assert metrics["rejected_by_reason"] == {"duplicate_id": 2}
+
+
+def test_an_ordinal_too_large_for_the_schema_leaves_the_name_unkeyed(tmp_path):
+    write(tmp_path / "src", f"{'9' * 20}_{key(1)}.txt", article(1))
+    write(tmp_path / "src", f"{'9' * 18}_{key(2)}.txt", article(2))
+    out = tmp_path / "out"
+    ingest.run([tmp_path / "src"], out, workers=1, progress=False)
+    by_path = {r["source"]["path"]: r for r in read_records(out)}
+    assert by_path[f"{'9' * 18}_{key(2)}.txt"]["source"]["ordinal"] == 10**18 - 1
+    unkeyed = by_path[f"{'9' * 20}_{key(1)}.txt"]
+    assert unkeyed["source"]["ordinal"] is None and unkeyed["id"] != key(1)
+
+
 def test_worker_count_does_not_change_a_byte(tmp_path, messy):
     outs = []
     for workers in (1, 2):

@@ -9,7 +9,7 @@ its own shard (and, if it was a boundary, the next one). A hard cap of
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import pyarrow as pa
@@ -26,23 +26,16 @@ def ends_shard(doc_id: str, target_rows: int) -> bool:
     return int.from_bytes(digest, "big") % target_rows == 0
 
 
-def spans(ids: Sequence[str], target_rows: int) -> list[range]:
+def spans(ids: Iterable[str], target_rows: int) -> list[range]:
     """The content-defined shards of a sequence of ids, as ranges of positions (the rule ShardWriter applies)."""
-    result, start = [], 0
-    for i, doc_id in enumerate(ids):
-        if ends_shard(doc_id, target_rows) or i + 1 - start >= MAX_FACTOR * target_rows:
-            result.append(range(start, i + 1))
-            start = i + 1
-    if start < len(ids):
-        result.append(range(start, len(ids)))
+    result, start, count = [], 0, 0
+    for count, doc_id in enumerate(ids, 1):
+        if ends_shard(doc_id, target_rows) or count - start >= MAX_FACTOR * target_rows:
+            result.append(range(start, count))
+            start = count
+    if start < count:
+        result.append(range(start, count))
     return result
-
-
-def parquet_bytes(table: pa.Table) -> bytes:
-    """``table`` as the bytes of a Parquet file, written as every shard is."""
-    sink = pa.BufferOutputStream()
-    pq.write_table(table, sink, **PARQUET_OPTIONS)
-    return sink.getvalue().to_pybytes()
 
 
 class ShardWriter:

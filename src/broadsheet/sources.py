@@ -14,6 +14,7 @@ from the shard when read, never unpacked to disk.
 from __future__ import annotations
 
 import fnmatch
+import functools
 import hashlib
 import os
 import re
@@ -21,6 +22,10 @@ import stat
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from broadsheet import archives
 from broadsheet.errors import BroadsheetError
@@ -31,19 +36,92 @@ KEYED_NAME = re.compile(r"^(?P<ordinal>\d+)_(?P<key>[0-9A-Fa-f]{16})\.txt$")
 NOT_A_DOCUMENT = "not_a_document"
 
 
+_COLUMNS = pa.schema([
+    ("container", pa.int32()),  # index into Plan.containers: the folder holding the file, or the tar shard
+    ("name", pa.binary()),  # the file's name as the file system has it; null for a tar member
+    ("relpath", pa.string()),
+    ("id", pa.string()),
+    ("ordinal", pa.int64()),
+    ("offset", pa.int64()),  # a tar member's data: offset in the uncompressed tar, and size; null for a file
+    ("size", pa.int64()),
+])
+_BATCH_ROWS = 65_536
+
+
 @dataclass
 class Plan:
-    """What to read (in source order) and what was decided without reading."""
+    """What to read (in source order) and what was decided without reading.
 
-    sources: list[Source] = field(default_factory=list)
+    The sources are held as Arrow columns, not Source objects (about 100 bytes
+    a source instead of 350): a million-file corpus is planned in ~100 MB, and
+    each task's Sources are made when it is sent (``sources``).
+    """
+
+    containers: list[str] = field(default_factory=list)
+    table: pa.Table = field(default_factory=_COLUMNS.empty_table)
+    """Every candidate source, in the order the walk found it."""
+    order: pa.Array = field(default_factory=lambda: pa.array([], pa.int64()))
+    """Rows of ``table`` to read, in source order: duplicate ids left out."""
     rejected: list[Rejected] = field(default_factory=list)
     input_files: int = 0
+
+    def __len__(self) -> int:
+        return len(self.order)
+
+    def ids(self):
+        """The sources' ids in source order, made a batch at a time."""
+        for start in range(0, len(self.order), _BATCH_ROWS):
+            yield from self.table["id"].take(self.order.slice(start, _BATCH_ROWS)).to_pylist()
+
+    def sources(self, span: range) -> list[Source]:
+        """The Sources at positions ``span`` of the source order."""
+        rows = self.table.take(self.order.slice(span.start, len(span))).to_pydict()
+        return [
+            Source(os.path.join(self.containers[c], os.fsdecode(name)), relpath, ident, ordinal, None)
+            if name is not None else Source(self.containers[c], relpath, ident, ordinal, (offset, size))
+            for c, name, relpath, ident, ordinal, offset, size in zip(*rows.values())
+        ]
+
+
+class _Candidates:
+    """The walk's candidate sources, gathered in Python lists and turned into Arrow every _BATCH_ROWS."""
+
+    def __init__(self):
+        self.containers: dict[str, int] = {}
+        self.batches: list[pa.RecordBatch] = []
+        self.columns: tuple[list, ...] = tuple([] for _ in _COLUMNS.names)
+
+    def container(self, path: str) -> int:
+        """The number of the folder or tar shard at ``path``, for ``add``."""
+        return self.containers.setdefault(path, len(self.containers))
+
+    def add(self, container: int, name: str | None, relpath: str, member: tuple[int, int] | None = None) -> None:
+        ident, ordinal = identify(relpath)
+        containers, names, relpaths, ids, ordinals, offsets, sizes = self.columns
+        containers.append(container)
+        names.append(None if name is None else name.encode("utf-8", "surrogateescape"))  # os.fsencode on POSIX
+        relpaths.append(relpath)
+        ids.append(ident)
+        ordinals.append(ordinal)
+        offsets.append(None if member is None else member[0])
+        sizes.append(None if member is None else member[1])
+        if len(ids) >= _BATCH_ROWS:
+            self._flush()
+
+    def _flush(self) -> None:
+        self.batches.append(pa.RecordBatch.from_arrays([pa.array(c, f.type) for c, f in zip(self.columns, _COLUMNS)], schema=_COLUMNS))
+        for values in self.columns:
+            values.clear()
+
+    def table(self) -> pa.Table:
+        self._flush()
+        return pa.Table.from_batches(self.batches, _COLUMNS)
 
 
 def identify(relpath: str) -> tuple[str, int | None]:
     """``(id, ordinal)`` of a relative path: the name's 16-hex key and NNN, else a hash of the NFC path."""
     match = KEYED_NAME.match(relpath.rsplit("/", 1)[-1])
-    if match:
+    if match and int(match["ordinal"]) < 2**63:  # an ordinal is an int64 in the schema
         return match["key"].lower(), int(match["ordinal"])
     digest = hashlib.sha256(unicodedata.normalize("NFC", relpath).encode("utf-8")).hexdigest()
     return digest[:16], None
@@ -73,61 +151,86 @@ def plan(roots: list[str | Path], params: NormalizeParams) -> Plan:
             raise BroadsheetError(f"source folders {prefixes[prefix]} and {root} have the same name {prefix!r}")
         prefixes[prefix] = root
     result = Plan()
-    candidates: list[Source] = []
+    candidates = _Candidates()
     for prefix, root in prefixes.items():
         _walk(root, [prefix] if prefix else [], os.path.realpath(root), params, candidates, result)
-    candidates.sort(key=lambda s: s.order)
-    seen: set[str] = set()  # a set, not id -> path: at a million files the difference is about 100 MB
-    duplicates: list[Source] = []
-    for source in candidates:
-        if source.id in seen:
-            duplicates.append(source)
-        else:
-            seen.add(source.id)
-            result.sources.append(source)
-    if duplicates:
-        taken = {s.id for s in duplicates}
-        keeper = {s.id: s.relpath for s in result.sources if s.id in taken}
-        result.rejected += [Rejected(s.relpath, "duplicate_id", f"id {s.id} already taken by {keeper[s.id]}") for s in duplicates]
+    result.table = candidates.table()
+    result.containers = list(candidates.containers)
+    del candidates
+    result.order, duplicates = _source_order(result.table)
+    for position, keeper in duplicates:
+        ident, relpath = result.table["id"][position].as_py(), result.table["relpath"][position].as_py()
+        result.rejected.append(Rejected(relpath, "duplicate_id", f"id {ident} already taken by {keeper}"))
     result.rejected.sort(key=lambda r: r.path)
     return result
 
 
-def _walk(directory: Path, parts: list[str], real_root: str, params, candidates: list, result: Plan) -> None:
+def _source_order(table: pa.Table) -> tuple[pa.Array, list[tuple[int, str]]]:
+    """Rows of ``table`` in source order (ordinal, unnamed files last, then relative path) without the rows
+    whose id an earlier row has; and those as (row, relpath of the row that keeps the id)."""
+    order = pc.sort_indices(table, [("ordinal", "ascending", "at_end"), ("relpath", "ascending", "at_end")])
+    ids = table["id"].take(order)
+    by_id = pc.sort_indices(ids)  # stable: within an id, source order
+    grouped = ids.take(by_id)
+    repeated = pc.equal(grouped.slice(1), grouped.slice(0, max(len(grouped) - 1, 0)))
+    later = by_id.slice(1).filter(repeated).to_numpy()  # positions in ``order`` of every id's later rows
+    if not len(later):
+        return order, []
+    keep = np.ones(len(order), dtype=bool)
+    keep[later] = False
+    keeper: dict[str, str] = {}
+    duplicates = []
+    taken = pc.is_in(ids, value_set=pa.array(set(ids.take(pa.array(later)).to_pylist()), pa.string()))
+    for position in pc.indices_nonzero(taken).to_pylist():
+        row = order[position].as_py()
+        ident = table["id"][row].as_py()
+        if ident in keeper:
+            duplicates.append((row, keeper[ident]))
+        else:
+            keeper[ident] = table["relpath"][row].as_py()
+    return order.filter(pa.array(keep)), duplicates
+
+
+def _walk(directory: Path, parts: list[str], real_root: str, params, candidates: _Candidates, result: Plan) -> None:
     try:
         with os.scandir(directory) as entries:  # in no particular order: the plan sorts what it found
+            container = candidates.container(os.fspath(directory))
             for entry in entries:
-                _visit(entry, [*parts, entry.name], real_root, params, candidates, result)
+                _visit(entry, [*parts, entry.name], container, real_root, params, candidates, result)
     except OSError as e:
         result.input_files += 1
         result.rejected.append(Rejected(display_path(parts) or ".", "unreadable", f"folder cannot be listed: {e.strerror}"))
 
 
-def _visit(entry: os.DirEntry, relparts: list[str], real_root: str, params, candidates: list, result: Plan) -> None:
+def _visit(
+    entry: os.DirEntry, relparts: list[str], container: int, real_root: str, params, candidates: _Candidates, result: Plan
+) -> None:
     relpath = display_path(relparts)
     if entry.is_dir(follow_symlinks=False):
         _walk(Path(entry.path), relparts, real_root, params, candidates, result)
         return
     outcome = _check_entry(entry, relpath, real_root)
-    if outcome is None and _matches(entry.name, params.archives):
-        _walk_archive(entry.path, relpath, params, candidates, result)
-        return
-    result.input_files += 1
-    if outcome is None:
-        outcome = _check_name_and_size(entry.name, relpath, entry.stat().st_size, params)
-    if outcome is not None:
+    if isinstance(outcome, Rejected):
+        result.input_files += 1
         result.rejected.append(outcome)
+    elif _matcher(params.archives)(entry.name):
+        _walk_archive(entry.path, relpath, params, candidates, result)
     else:
-        ident, ordinal = identify(relpath)
-        candidates.append(Source(entry.path, relpath, ident, ordinal))
+        result.input_files += 1
+        if (rejected := _check_name_and_size(entry.name, relpath, outcome, params)) is not None:
+            result.rejected.append(rejected)
+        else:
+            candidates.add(container, entry.name, relpath)
 
 
-def _matches(name: str, patterns: tuple[str, ...]) -> bool:
-    return any(fnmatch.fnmatchcase(name, p) for p in patterns)
+@functools.lru_cache
+def _matcher(patterns: tuple[str, ...]):
+    """One compiled regular expression for a tuple of glob patterns (fnmatch's, case-sensitive): its ``match``."""
+    return re.compile("|".join(fnmatch.translate(p) for p in patterns) or "(?!)", re.DOTALL).match
 
 
-def _check_entry(entry: os.DirEntry, relpath: str, real_root: str) -> Rejected | None:
-    """A Rejected for an entry that is no regular file inside the tree, None for one to look at further."""
+def _check_entry(entry: os.DirEntry, relpath: str, real_root: str) -> Rejected | int:
+    """A Rejected for an entry that is no regular file inside the tree, else its size."""
     if entry.is_symlink():
         target = os.path.realpath(entry.path)
         if os.path.commonpath([target, real_root]) != real_root:
@@ -142,24 +245,25 @@ def _check_entry(entry: os.DirEntry, relpath: str, real_root: str) -> Rejected |
         return Rejected(relpath, "unreadable", e.strerror or str(e))
     if not stat.S_ISREG(st.st_mode):
         return Rejected(relpath, "not_a_regular_file", "a device, pipe or socket")
-    return None
+    return st.st_size
 
 
 def _check_name_and_size(name: str, relpath: str, size: int, params: NormalizeParams) -> Rejected | None:
-    if not _matches(name, params.include):
+    if not _matcher(params.include)(name):
         return Rejected(relpath, NOT_A_DOCUMENT, f"name matches none of {', '.join(params.include)}")
     if size > params.max_file_bytes:
         return Rejected(relpath, "too_large", f"{size} bytes > max_file_bytes {params.max_file_bytes}")
     return None
 
 
-def _walk_archive(path: str, relpath: str, params: NormalizeParams, candidates: list, result: Plan) -> None:
+def _walk_archive(path: str, relpath: str, params: NormalizeParams, candidates: _Candidates, result: Plan) -> None:
     """Every member of the tar shard at ``path`` as a Source or a Rejected, from its headers alone.
 
     A damaged shard keeps the members listed before the damage and adds one
     Rejected for the rest, like a folder that cannot be listed.
     """
     listed = 0
+    archive = candidates.container(path)
     try:
         for member in archives.members(path):
             if member.kind == archives.DIRECTORY:
@@ -170,8 +274,7 @@ def _walk_archive(path: str, relpath: str, params: NormalizeParams, candidates: 
             if isinstance(outcome, Rejected):
                 result.rejected.append(outcome)
             else:
-                ident, ordinal = identify(outcome)
-                candidates.append(Source(path, outcome, ident, ordinal, (member.offset, member.size)))
+                candidates.add(archive, None, outcome, (member.offset, member.size))
     except archives.ERRORS as e:
         result.input_files += 1
         detail = f"{type(e).__name__}: {e}" if str(e) else type(e).__name__
