@@ -7,6 +7,7 @@ one only when complete.
 
 from __future__ import annotations
 
+import ctypes
 import hashlib
 from collections import Counter
 from collections.abc import Iterable, Iterator
@@ -24,7 +25,10 @@ from broadsheet.output import atomic_dir, check_apart, write_json
 from broadsheet.parallel import default_workers, ordered_map
 from broadsheet.params import FilterParams, NormalizeParams
 from broadsheet.records import Filtered, Rejected, Source
-from broadsheet.shards import PARQUET_OPTIONS, parquet_bytes, spans
+from broadsheet.shards import PARQUET_OPTIONS, spans
+
+
+ROW_GROUP_ROWS = 1000
 
 
 @dataclass(frozen=True)
@@ -75,32 +79,46 @@ def normalize_shard(
     """Read, normalise and filter the sources of one shard, and encode the shard: all of it in the worker.
 
     Unless the shard's key is ``known`` (the previous output has it): then only the key is sent back.
+    The records become Arrow and a Parquet row group ROW_GROUP_ROWS sources at a time, so a
+    worker holds that many documents as Python objects, whatever the shard's length.
     """
     raws = [sources.read(source, params.max_file_bytes) for source in shard]
     contents = [hashlib.sha256(r).hexdigest() if isinstance(r, bytes) else f"{r.reason}: {r.detail}" for r in raws]
     key = reuse.shard_key(fingerprint, shard, contents)
     if key in known:
         return ShardResult(key, b"", None, 0, [], [], {}, reused=True)
-    records, rejected, filtered = [], [], []
-    for source, raw, content in zip(shard, raws, contents):
-        result = raw if isinstance(raw, Rejected) else normalize_document(raw, source, params, content)
-        if isinstance(result, Rejected):
-            rejected.append(result)
-        elif (removed := quality.check(result, filters)) is not None:
-            filtered.append(removed)
-        else:
-            records.append(result)
     doc = schema.document()
-    table = pa.Table.from_pylist(records, schema=doc.arrow)
-    doc.check(table)
-    counts = {
-        "flags": _value_counts(pc.list_flatten(table.column("flags"))),
-        "encoding": _value_counts(pc.struct_field(table.column("source"), "encoding")),
-        "lang": _value_counts(pc.fill_null(table.column("lang"), "unknown")),
-    }
-    parquet = parquet_bytes(table) if records else b""
-    sha256 = hashlib.sha256(parquet).hexdigest() if records else None
-    return ShardResult(key, parquet, sha256, len(records), rejected, filtered, counts)
+    rejected, filtered, rows = [], [], 0
+    counts = {"flags": Counter(), "encoding": Counter(), "lang": Counter()}
+    sink = pa.BufferOutputStream()
+    with pq.ParquetWriter(sink, doc.arrow, **PARQUET_OPTIONS) as writer:
+        for start in range(0, len(shard), ROW_GROUP_ROWS):
+            records = []
+            for i in range(start, min(start + ROW_GROUP_ROWS, len(shard))):
+                raw, raws[i] = raws[i], None  # let the bytes go as their records come
+                result = raw if isinstance(raw, Rejected) else normalize_document(raw, shard[i], params, contents[i])
+                if isinstance(result, Rejected):
+                    rejected.append(result)
+                elif (removed := quality.check(result, filters)) is not None:
+                    filtered.append(removed)
+                else:
+                    records.append(result)
+            if records:
+                batch = pa.RecordBatch.from_pylist(records, schema=doc.arrow)
+                doc.check(batch)
+                _count(batch, counts)
+                writer.write_batch(batch)
+                rows += len(records)
+    parquet = sink.getvalue().to_pybytes() if rows else b""
+    sha256 = hashlib.sha256(parquet).hexdigest() if rows else None
+    return ShardResult(key, parquet, sha256, rows, rejected, filtered, counts)
+
+
+def _count(batch: pa.RecordBatch, counts: dict[str, Counter]) -> None:
+    """Add the value counts of ``batch``'s flags, encodings and languages to ``counts``."""
+    counts["flags"].update(_value_counts(pc.list_flatten(batch.column("flags"))))
+    counts["encoding"].update(_value_counts(pc.struct_field(batch.column("source"), "encoding")))
+    counts["lang"].update(_value_counts(pc.fill_null(batch.column("lang"), "unknown")))
 
 
 _worker_args: tuple | None = None
@@ -112,12 +130,26 @@ def _init_worker(*args) -> None:
 
 
 def _normalize_in_worker(shard: list[Source]) -> ShardResult:
-    return normalize_shard(shard, *_worker_args)
+    result = normalize_shard(shard, *_worker_args)
+    release_memory()
+    return result
 
 
-def plan_shards(todo: list[Source], target_rows: int) -> list[list[Source]]:
-    """The sources cut into content-defined shards by their ids (shards.spans): one task each."""
-    return [todo[span.start : span.stop] for span in spans([s.id for s in todo], target_rows)]
+def release_memory() -> None:
+    """Give memory freed by Arrow and by malloc back to the system: a worker's peak stays that of one shard.
+
+    Arrow's allocator and glibc keep freed pages for reuse; after a long shard
+    that is ~100 MB a process that nothing else will use before the next one.
+    """
+    pa.default_memory_pool().release_unused()
+    if _LIBC is not None:
+        _LIBC.malloc_trim(0)
+
+
+try:
+    _LIBC = ctypes.CDLL("libc.so.6")  # glibc: malloc_trim; elsewhere there is nothing to trim this way
+except OSError:
+    _LIBC = None
 
 
 def write_table(path: Path, rows: Iterable, table_schema: schema.Schema) -> None:
@@ -198,14 +230,15 @@ def run(
     initargs = (params, filters, fingerprint, frozenset(previous))
     bar = tqdm(unit="doc", desc="normalize", disable=None if progress else True)
     planned: list[sources.Plan] = []
-    tasks: list[list[Source]] = []
+    cuts: list[range] = []
 
     def plan_tasks() -> Iterator[list[Source]]:
         """Walk and cut the shards when the workers ask for their first task: they start up meanwhile."""
         planned.append(sources.plan(roots, params))
-        tasks.extend(plan_shards(planned[0].sources, params.shard_rows))
-        bar.total = len(planned[0].sources)
-        yield from tasks
+        cuts.extend(spans(planned[0].ids(), params.shard_rows))
+        release_memory()  # what sorting the plan took
+        bar.total = len(planned[0])
+        yield from map(planned[0].sources, cuts)
 
     tally = Tally()
     with atomic_dir(out) as folder:
@@ -218,7 +251,7 @@ def run(
                 parquet = entry.parquet()
                 shard = (
                     ShardResult.from_index(entry.record, parquet) if parquet is not None  # its old file was changed or lost:
-                    else normalize_shard(tasks[len(index)], params, filters, fingerprint)  # normalised again, here
+                    else normalize_shard(planned[0].sources(cuts[len(index)]), params, filters, fingerprint)  # normalised again, here
                 )
             file = f"data/part-{written:05d}.parquet" if shard.rows else None
             if file:
