@@ -6,7 +6,7 @@
 Writes a synthetic corpus (scripts/make_corpus.py) unless given one, warms the
 page cache, then runs each contestant in its own process, in alternation over
 ``--rounds``, and prints documents/s, MB/s, peak RSS of the process tree and the ratio to the floor:
-- floor: broadsheet's own read + normalise functions in one tight loop writing Parquet with the schema;
+- floor: broadsheet's own read + normalise + quality-filter functions in one tight loop writing Parquet with the schema;
 - floor-2: the same loop in two independent processes, each on half the files: what two cores give
   with no coordination at all (the ceiling for any 2-worker run);
 - bare: no broadsheet at all: read, decode (UTF-8, else cp1252), sha256, split the sections, Parquet; no
@@ -36,18 +36,26 @@ from bench_dvc import pack
 HERE = Path(__file__).resolve().parent
 
 
+FILTERS = {"min_words": 0}
+"""The quality filters every contestant applies: broadsheet's defaults, less the minimum length (short synthetic documents are kept)."""
+
+
 def _records(files: list[Path]):
-    """(path, record) for every file that normalises to a record, with broadsheet's pure functions."""
-    from broadsheet import sources
+    """The record of every file that normalises to one and passes the quality filters, with broadsheet's pure functions.
+
+    Every contestant runs exactly this per document (broadsheet normalize runs the same
+    functions), so the ratios measure what is around it: reading, workers, encoding, writing.
+    """
+    from broadsheet import quality, sources
     from broadsheet.document import normalize_document
-    from broadsheet.params import NormalizeParams
+    from broadsheet.params import FilterParams, NormalizeParams
     from broadsheet.records import Rejected, Source
 
-    params = NormalizeParams()
+    params, filters = NormalizeParams(), FilterParams(**FILTERS)
     for path in files:
         ident, ordinal = sources.identify(path.name)
         record = normalize_document(path.read_bytes(), Source(str(path), path.name, ident, ordinal), params)
-        if not isinstance(record, Rejected):
+        if not isinstance(record, Rejected) and quality.check(record, filters) is None:
             yield record
 
 
@@ -122,7 +130,7 @@ def broadsheet(corpus: Path, out: Path, workers: int) -> None:
     from broadsheet import ingest
     from broadsheet.params import FilterParams
 
-    ingest.run([corpus], out / "normalized", workers=workers, progress=False, filters=FilterParams(min_words=0))
+    ingest.run([corpus], out / "normalized", workers=workers, progress=False, filters=FilterParams(**FILTERS))
 
 
 def datasets_from_generator(corpus: Path, out: Path) -> None:
