@@ -11,8 +11,8 @@ tracked by `dvc add corpus/raw` (as a large corpus is: not in git), it times:
   3. a second `dvc repro` with nothing changed (DVC checks, then does nothing);
   4. `dvc status`;
   5. after adding 1% new documents (loose: new files; tar: one more shard), `dvc add corpus/raw`
-     and then `dvc repro`: broadsheet normalises only the shards that changed and copies the rest
-     from its previous output.
+     and then `dvc repro` (and its peak RSS): broadsheet normalises only the shards that changed
+     and copies the rest from its previous output.
 The corpus comes from scripts/make_corpus.py unless given; the 1% extra from it with another seed.
 """
 
@@ -119,15 +119,15 @@ def main() -> None:
         else:
             pack(extra, raw, args.per_shard, prefix="zz-added")
         add_more, _ = timed(root, "dvc", "add", "-q", "corpus/raw")
-        added, _ = timed(root, "dvc", "repro", "-q")
-        rows.append((layout, objects, add, first, rss, noop, status, add_more, added))
+        added, added_rss = timed(root, "dvc", "repro", "-q")
+        rows.append((layout, objects, add, first, rss, noop, status, add_more, added, added_rss))
         shutil.rmtree(root)
     print(f"\n{len(files)} documents (+{len(extra)} added), {os.cpu_count()} cores; seconds unless said")
     print(f"{'layout':<8}{'raw objects':>12}{'dvc add':>9}{'1st repro':>11}{'peak RSS MB':>13}{'no-op repro':>13}"
-          f"{'status':>8}{'+1% add':>9}{'+1% repro':>11}")
-    for layout, objects, add, first, rss, noop, status, add_more, added in rows:
+          f"{'status':>8}{'+1% add':>9}{'+1% repro':>11}{'its peak RSS MB':>17}")
+    for layout, objects, add, first, rss, noop, status, add_more, added, added_rss in rows:
         print(f"{layout:<8}{objects:>12}{add:>9.1f}{first:>11.1f}{rss:>13.0f}{noop:>13.1f}{status:>8.1f}"
-              f"{add_more:>9.1f}{added:>11.1f}")
+              f"{add_more:>9.1f}{added:>11.1f}{added_rss:>17.0f}")
     shutil.rmtree(tmp, ignore_errors=True)
 
 

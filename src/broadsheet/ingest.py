@@ -80,13 +80,16 @@ def normalize_shard(
 
     Unless the shard's key is ``known`` (the previous output has it): then only the key is sent back.
     The records become Arrow and a Parquet row group ROW_GROUP_ROWS sources at a time, so a
-    worker holds that many documents as Python objects, whatever the shard's length.
+    worker holds that many documents as Python objects, whatever the shard's length; with
+    nothing ``known`` (a first or fresh run) it holds no more raw files than that either.
     """
-    raws = [sources.read(source, params.max_file_bytes) for source in shard]
-    contents = [hashlib.sha256(r).hexdigest() if isinstance(r, bytes) else f"{r.reason}: {r.detail}" for r in raws]
-    key = reuse.shard_key(fingerprint, shard, contents)
-    if key in known:
-        return ShardResult(key, b"", None, 0, [], [], {}, reused=True)
+    held: list | None = None
+    contents: list[str] = []
+    if known:  # whether to normalise at all depends on the key: read and hash the whole shard first
+        held = [sources.read(source, params.max_file_bytes) for source in shard]
+        contents = [_content(raw) for raw in held]
+        if (key := reuse.shard_key(fingerprint, shard, contents)) in known:
+            return ShardResult(key, b"", None, 0, [], [], {}, reused=True)
     doc = schema.document()
     rejected, filtered, rows = [], [], 0
     counts = {"flags": Counter(), "encoding": Counter(), "lang": Counter()}
@@ -95,7 +98,11 @@ def normalize_shard(
         for start in range(0, len(shard), ROW_GROUP_ROWS):
             records = []
             for i in range(start, min(start + ROW_GROUP_ROWS, len(shard))):
-                raw, raws[i] = raws[i], None  # let the bytes go as their records come
+                if held is None:  # each file read as its turn comes
+                    raw = sources.read(shard[i], params.max_file_bytes)
+                    contents.append(_content(raw))
+                else:
+                    raw, held[i] = held[i], None  # let the bytes go as their records come
                 result = raw if isinstance(raw, Rejected) else normalize_document(raw, shard[i], params, contents[i])
                 if isinstance(result, Rejected):
                     rejected.append(result)
@@ -111,7 +118,13 @@ def normalize_shard(
                 rows += len(records)
     parquet = sink.getvalue().to_pybytes() if rows else b""
     sha256 = hashlib.sha256(parquet).hexdigest() if rows else None
+    key = reuse.shard_key(fingerprint, shard, contents)  # all contents are known only now, on a first run
     return ShardResult(key, parquet, sha256, rows, rejected, filtered, counts)
+
+
+def _content(raw: bytes | Rejected) -> str:
+    """What the shard key takes of a source: the sha256 of its bytes, or why they were not had."""
+    return hashlib.sha256(raw).hexdigest() if isinstance(raw, bytes) else f"{raw.reason}: {raw.detail}"
 
 
 def _count(batch: pa.RecordBatch, counts: dict[str, Counter]) -> None:

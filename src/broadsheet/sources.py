@@ -46,6 +46,9 @@ _COLUMNS = pa.schema([
     ("size", pa.int64()),
 ])
 _BATCH_ROWS = 65_536
+_POOL = pa.system_memory_pool()
+"""For the plan's columns and the sort: malloc hands large blocks back when they are freed, so the
+main process's peak is the plan's size (Arrow's default allocator keeps ~50 MB per million sources)."""
 
 
 @dataclass
@@ -109,7 +112,7 @@ class _Candidates:
             self._flush()
 
     def _flush(self) -> None:
-        self.batches.append(pa.RecordBatch.from_arrays([pa.array(c, f.type) for c, f in zip(self.columns, _COLUMNS)], schema=_COLUMNS))
+        self.batches.append(pa.RecordBatch.from_arrays([pa.array(c, f.type, memory_pool=_POOL) for c, f in zip(self.columns, _COLUMNS)], schema=_COLUMNS))
         for values in self.columns:
             values.clear()
 
@@ -168,12 +171,14 @@ def plan(roots: list[str | Path], params: NormalizeParams) -> Plan:
 def _source_order(table: pa.Table) -> tuple[pa.Array, list[tuple[int, str]]]:
     """Rows of ``table`` in source order (ordinal, unnamed files last, then relative path) without the rows
     whose id an earlier row has; and those as (row, relpath of the row that keeps the id)."""
-    order = pc.sort_indices(table, [("ordinal", "ascending", "at_end"), ("relpath", "ascending", "at_end")])
-    ids = table["id"].take(order)
-    by_id = pc.sort_indices(ids)  # stable: within an id, source order
-    grouped = ids.take(by_id)
-    repeated = pc.equal(grouped.slice(1), grouped.slice(0, max(len(grouped) - 1, 0)))
-    later = by_id.slice(1).filter(repeated).to_numpy()  # positions in ``order`` of every id's later rows
+    order = pc.sort_indices(table, [("ordinal", "ascending", "at_end"), ("relpath", "ascending", "at_end")], memory_pool=_POOL)
+    ids = pc.take(table["id"], order, memory_pool=_POOL)
+    by_id = pc.sort_indices(ids, memory_pool=_POOL)  # stable: within an id, source order
+    grouped = pc.take(ids, by_id, memory_pool=_POOL)
+    repeated = pc.equal(grouped.slice(1), grouped.slice(0, max(len(grouped) - 1, 0)), memory_pool=_POOL)
+    del grouped
+    later = pc.filter(by_id.slice(1), repeated, memory_pool=_POOL).to_numpy()  # positions in ``order`` of every id's later rows
+    del by_id, repeated
     if not len(later):
         return order, []
     keep = np.ones(len(order), dtype=bool)
@@ -188,7 +193,7 @@ def _source_order(table: pa.Table) -> tuple[pa.Array, list[tuple[int, str]]]:
             duplicates.append((row, keeper[ident]))
         else:
             keeper[ident] = table["relpath"][row].as_py()
-    return order.filter(pa.array(keep)), duplicates
+    return pc.filter(order, pa.array(keep), memory_pool=_POOL), duplicates
 
 
 def _walk(directory: Path, parts: list[str], real_root: str, params, candidates: _Candidates, result: Plan) -> None:
