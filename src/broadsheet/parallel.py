@@ -10,6 +10,7 @@ import multiprocessing
 import os
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor
 
 from broadsheet.errors import BroadsheetError
 
@@ -46,12 +47,19 @@ def ordered_map(
             initializer(*initargs)
         yield from map(func, items)
         return
+    # Not multiprocessing.Pool: its worker-handling thread wakes whenever a result is readable and
+    # spins while the result thread reads it (0.8 s of CPU per 100,000 documents, taken from the workers).
     context = multiprocessing.get_context("forkserver")
-    with context.Pool(workers, initializer=initializer, initargs=initargs) as pool:
+    pool = ProcessPoolExecutor(workers, mp_context=context, initializer=initializer, initargs=initargs)
+    try:
+        for _ in range(workers):  # start every worker now (they start on demand): they import while items are made
+            pool.submit(int)
         in_flight: deque = deque()
         for item in items:
-            in_flight.append(pool.apply_async(func, (item,)))
+            in_flight.append(pool.submit(func, item))
             if len(in_flight) >= 4 * workers:
-                yield in_flight.popleft().get()
+                yield in_flight.popleft().result()
         while in_flight:
-            yield in_flight.popleft().get()
+            yield in_flight.popleft().result()
+    finally:
+        pool.shutdown(cancel_futures=True)  # on an error, tasks not yet started are dropped, not run

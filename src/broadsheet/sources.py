@@ -80,7 +80,7 @@ class Plan:
         """The Sources at positions ``span`` of the source order."""
         rows = self.table.take(self.order.slice(span.start, len(span))).to_pydict()
         return [
-            Source(os.path.join(self.containers[c], os.fsdecode(name)), relpath, ident, ordinal, None)
+            Source(self.containers[c] + name.decode("utf-8", "surrogateescape"), relpath, ident, ordinal)  # os.fsdecode
             if name is not None else Source(self.containers[c], relpath, ident, ordinal, (offset, size))
             for c, name, relpath, ident, ordinal, offset, size in zip(*rows.values())
         ]
@@ -91,11 +91,11 @@ class _Candidates:
 
     def __init__(self):
         self.containers: dict[str, int] = {}
-        self.batches: list[pa.RecordBatch] = []
         self.columns: tuple[list, ...] = tuple([] for _ in _COLUMNS.names)
+        self.chunks: tuple[list[pa.Array], ...] = tuple([] for _ in _COLUMNS.names)
 
     def container(self, path: str) -> int:
-        """The number of the folder or tar shard at ``path``, for ``add``."""
+        """The number of a folder (``path`` ends with a separator) or a tar shard, for ``add``."""
         return self.containers.setdefault(path, len(self.containers))
 
     def add(self, container: int, name: str | None, relpath: str, member: tuple[int, int] | None = None) -> None:
@@ -112,13 +112,19 @@ class _Candidates:
             self._flush()
 
     def _flush(self) -> None:
-        self.batches.append(pa.RecordBatch.from_arrays([pa.array(c, f.type, memory_pool=_POOL) for c, f in zip(self.columns, _COLUMNS)], schema=_COLUMNS))
-        for values in self.columns:
+        for values, chunks, column in zip(self.columns, self.chunks, _COLUMNS):
+            chunks.append(pa.array(values, column.type, memory_pool=_POOL))
             values.clear()
 
     def table(self) -> pa.Table:
+        """All candidates, each column in one piece (``take`` on a column in many chunks copies all of it,
+        every time), made a column at a time so that only one column is ever held twice."""
         self._flush()
-        return pa.Table.from_batches(self.batches, _COLUMNS)
+        columns = []
+        for chunks in self.chunks:
+            columns.append(pa.concat_arrays(chunks, memory_pool=_POOL))
+            chunks.clear()
+        return pa.Table.from_arrays(columns, schema=_COLUMNS)
 
 
 def identify(relpath: str) -> tuple[str, int | None]:
@@ -199,7 +205,7 @@ def _source_order(table: pa.Table) -> tuple[pa.Array, list[tuple[int, str]]]:
 def _walk(directory: Path, parts: list[str], real_root: str, params, candidates: _Candidates, result: Plan) -> None:
     try:
         with os.scandir(directory) as entries:  # in no particular order: the plan sorts what it found
-            container = candidates.container(os.fspath(directory))
+            container = candidates.container(os.path.join(directory, ""))
             for entry in entries:
                 _visit(entry, [*parts, entry.name], container, real_root, params, candidates, result)
     except OSError as e:
