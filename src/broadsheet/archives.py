@@ -9,7 +9,6 @@ the caller rejects. Nothing is ever written to disk.
 
 from __future__ import annotations
 
-import gzip
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -45,12 +44,14 @@ def is_gzip(path: str) -> bool:
 
 def open_stream(path: str):
     """The uncompressed bytes of the shard at ``path`` as a seekable file (forward seeks are cheap)."""
-    return gzip.open(path, "rb") if is_gzip(path) else open(path, "rb")
+    return _Inflating(path) if is_gzip(path) else open(path, "rb")
 
 
 class _Inflating:
-    """A gzip stream read forwards only: ``read`` and ``seek`` as a file's, without GzipFile's per-call overhead
-    (listing a shard of 10,000 members took 0.6 s through GzipFile, most of it not inflating)."""
+    """A gzip stream: ``read``, ``seek`` and ``close`` as a file's, without GzipFile's per-call overhead
+    (listing a shard of 10,000 members took 0.6 s through GzipFile, most of it not inflating; reading
+    its members 56 µs each against 46). Seeking back before what is buffered inflates again from the
+    start, as GzipFile does."""
 
     CHUNK = 1 << 20
 
@@ -65,11 +66,16 @@ class _Inflating:
         return self
 
     def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
         self.file.close()
 
     def seek(self, offset: int) -> None:
-        if offset < self.position:
-            raise ValueError("a forward-only stream cannot seek back")
+        if offset < self.base:
+            self.file.seek(0)
+            self.inflater = zlib.decompressobj(31)
+            self.buffer, self.base = b"", 0
         self.position = offset
 
     def read(self, size: int) -> bytes:
