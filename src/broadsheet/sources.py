@@ -167,16 +167,14 @@ def plan(roots: list[str | Path], params: NormalizeParams) -> Plan:
     result.containers = list(candidates.containers)
     del candidates
     result.order, duplicates = _source_order(result.table)
-    for position, keeper in duplicates:
-        ident, relpath = result.table["id"][position].as_py(), result.table["relpath"][position].as_py()
-        result.rejected.append(Rejected(relpath, "duplicate_id", f"id {ident} already taken by {keeper}"))
+    result.rejected += duplicates
     result.rejected.sort(key=lambda r: r.path)
     return result
 
 
-def _source_order(table: pa.Table) -> tuple[pa.Array, list[tuple[int, str]]]:
+def _source_order(table: pa.Table) -> tuple[pa.Array, list[Rejected]]:
     """Rows of ``table`` in source order (ordinal, unnamed files last, then relative path) without the rows
-    whose id an earlier row has; and those as (row, relpath of the row that keeps the id)."""
+    whose id an earlier row has; and those rows as Rejected, naming the row that keeps the id."""
     order = pc.sort_indices(table, [("ordinal", "ascending", "at_end"), ("relpath", "ascending", "at_end")], memory_pool=_POOL)
     ids = pc.take(table["id"], order, memory_pool=_POOL)
     by_id = pc.sort_indices(ids, memory_pool=_POOL)  # stable: within an id, source order
@@ -194,11 +192,11 @@ def _source_order(table: pa.Table) -> tuple[pa.Array, list[tuple[int, str]]]:
     taken = pc.is_in(ids, value_set=pa.array(set(ids.take(pa.array(later)).to_pylist()), pa.string()))
     for position in pc.indices_nonzero(taken).to_pylist():
         row = order[position].as_py()
-        ident = table["id"][row].as_py()
+        ident, relpath = table["id"][row].as_py(), table["relpath"][row].as_py()
         if ident in keeper:
-            duplicates.append((row, keeper[ident]))
+            duplicates.append(Rejected(relpath, "duplicate_id", f"id {ident} already taken by {keeper[ident]}"))
         else:
-            keeper[ident] = table["relpath"][row].as_py()
+            keeper[ident] = relpath
     return pc.filter(order, pa.array(keep), memory_pool=_POOL), duplicates
 
 
