@@ -101,3 +101,16 @@ def test_an_unreachable_ray_address_is_one_line(tmp_path, cli_env):
     result = broadsheet(env, "normalize", str(tmp_path / "src"), "--out", str(tmp_path / "out"), "--engine", "ray")
     one_line_error(result, re.escape("cannot join Ray at RAY_ADDRESS=127.0.0.1:1"))
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.slow
+def test_ray_results_come_in_input_order_across_windows_and_errors_are_raised(monkeypatch):
+    import math
+
+    pytest.importorskip("ray")
+    from broadsheet import ray_engine
+
+    monkeypatch.setattr(ray_engine, "TASKS_PER_CPU", 3)  # windows of 6 items: 50 items take 9 datasets
+    assert list(ray_engine.ordered_map(math.factorial, range(50), 2)) == [math.factorial(n) for n in range(50)]
+    with pytest.raises(ValueError, match="not defined for negative values"):
+        list(ray_engine.ordered_map(math.factorial, [3, 2, -1, 4], 2))

@@ -42,11 +42,15 @@ def _permutations(num_perm: int, seed: int) -> minhash.Permutations:
     return minhash.Permutations.make(num_perm, seed)
 
 
-def _band_key_task(task: tuple[pa.Array, int, int, int, int, int]) -> tuple[np.ndarray, np.ndarray]:
-    """LSH band keys of a batch of texts, and which texts have words; the signatures themselves are not kept."""
-    texts, ngram, num_perm, seed, bands, rows = task
+def _band_key_task(task: tuple[str, np.ndarray, int, int, int, int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """LSH band keys of some rows of one normalize shard, and which have words; the signatures themselves are not kept.
+
+    The worker reads the texts from the shard itself: only the file's path and row numbers are sent to it.
+    """
+    path, rows, ngram, num_perm, seed, bands, band_rows = task
+    texts = pq.read_table(path, columns=["text"]).column(0).take(pa.array(rows)).combine_chunks()
     signatures, sizes = minhash.signatures(texts, ngram, _permutations(num_perm, seed))
-    return minhash.band_keys(signatures, bands, rows), sizes > 0
+    return minhash.band_keys(signatures, bands, band_rows), sizes > 0
 
 
 def _texts(paths: list[Path], wanted: np.ndarray) -> Iterator[tuple[np.ndarray, pa.Array]]:
@@ -58,6 +62,16 @@ def _texts(paths: list[Path], wanted: np.ndarray) -> Iterator[tuple[np.ndarray, 
             if len(rows):
                 yield rows + offset, batch.column(0).take(pa.array(rows))
             offset += batch.num_rows
+
+
+def _file_rows(paths: list[Path], wanted: np.ndarray) -> Iterator[tuple[Path, np.ndarray]]:
+    """(shard, row numbers within it) of the rows in ``wanted`` (a boolean mask over all rows), shard by shard."""
+    offset = 0
+    for path in paths:
+        count = pq.ParquetFile(path).metadata.num_rows
+        if len(rows := np.flatnonzero(wanted[offset : offset + count])):
+            yield path, rows
+        offset += count
 
 
 class UnionFind:
@@ -106,7 +120,7 @@ def _band_keys(paths: list[Path], reps: np.ndarray, params: DedupParams, workers
     count = int(reps.sum())
     keys = np.zeros((count, params.bands), np.uint64)
     has_words = np.zeros(count, bool)
-    tasks = ((texts, params.ngram, params.num_perm, params.seed, params.bands, params.rows) for _, texts in _texts(paths, reps))
+    tasks = ((str(path), rows, params.ngram, params.num_perm, params.seed, params.bands, params.rows) for path, rows in _file_rows(paths, reps))
     filled = 0
     with tqdm(total=count, unit="doc", desc="dedup", disable=None if progress else True) as bar:
         for block_keys, block_words in ordered_map(_band_key_task, tasks, workers, engine=engine):

@@ -1,7 +1,7 @@
 """Worker processes that keep order: the same outputs whatever the engine and the worker count.
 
 Two engines run the same module-level functions: ``local`` (processes on this
-machine, started by forkserver) and ``ray`` (Ray tasks, see ``ray_engine``).
+machine, started by forkserver) and ``ray`` (Ray Data read tasks, see ``ray_engine``).
 """
 
 from __future__ import annotations

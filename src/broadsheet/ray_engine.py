@@ -1,29 +1,43 @@
-"""The Ray engine: the local engine's module-level functions, run as Ray tasks.
+"""The Ray engine: the local engine's module-level functions, run by Ray Data.
+
+Each item (for normalize, one content-defined shard's sources) becomes one read
+task of a Ray Data datasource: the task reads the item's files and runs the
+same function the local engine runs on it, and its block is that result,
+pickled. Ray Data schedules the read tasks on the cluster, holds back when
+the driver falls behind, and hands the blocks back in input order
+(``preserve_order``), so the outputs are byte for byte the local engine's.
+Items are taken a window at a time (one dataset per window), so the driver
+never holds every task of a large corpus at once.
 
 It joins the cluster that ``RAY_ADDRESS`` names (with Ray's own settings, such
 as ``RAY_AUTH_MODE``, from the environment), or starts a local Ray with as many
-CPUs as workers were asked for (and stops it afterwards). Results come
-back in input order with a bounded number of tasks in flight, exactly as from
-the local engine, so the outputs are byte for byte the same. The tasks read
-their inputs by path: on a cluster the source folder must be on storage every
-node sees.
+CPUs as workers were asked for (and stops it afterwards). The tasks read their
+inputs by path: on a cluster the source folder must be on storage every node
+sees.
 """
 
 from __future__ import annotations
 
+import logging
 import os
+import pickle
 import socket
-from collections import deque
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from itertools import islice
+
+import pyarrow as pa
 
 from broadsheet.errors import BroadsheetError
 
-IN_FLIGHT_PER_CPU = 4
+TASKS_PER_CPU = 32
+"""Items in one window (one Ray Data dataset) per CPU of the cluster: the cluster idles only while a window drains."""
 
 
 def _import_ray():
     try:
         import ray
+        import ray.data
     except ImportError:
         raise BroadsheetError("the ray engine needs Ray: pip install 'broadsheet[ray]'") from None
     return ray
@@ -40,16 +54,38 @@ def _check_reachable(address: str) -> None:
         raise BroadsheetError(f"cannot join Ray at RAY_ADDRESS={address}: {getattr(e, 'strerror', None) or e}") from None
 
 
-def _run(func: Callable, initializer: Callable | None, initargs: tuple, item):
+def _run(func: Callable, initializer: Callable | None, initargs, item) -> pa.Table:
+    """One read task's block: ``func(item)`` (or the exception it raised, re-raised by the driver), pickled."""
+    import ray
+
     if initializer is not None:
-        initializer(*initargs)  # the initializers only store settings: cheap enough to call per task
-    return func(item)
+        initializer(*ray.get(initargs))  # the initializers only store settings: cheap enough to call per task
+    try:
+        result = (True, func(item))
+    except Exception as e:  # noqa: BLE001 - the driver raises it, as the local engine's pool would
+        result = (False, e)
+    return pa.table({"result": pa.array([pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL)], pa.large_binary())})
 
 
-def ordered_map(
-    func: Callable, items: Iterable, workers: int, initializer: Callable | None = None, initargs: tuple = ()
-) -> Iterator:
-    """``map(func, items)`` as Ray tasks, results in input order."""
+def _datasource(func: Callable, initializer: Callable | None, initargs, items: list):
+    """A Ray Data datasource with one read task per item."""
+    from ray.data import Datasource, ReadTask
+    from ray.data.block import BlockMetadata
+
+    class Items(Datasource):
+        def estimate_inmemory_data_size(self):
+            return None
+
+        def get_read_tasks(self, parallelism, per_task_row_limit=None, data_context=None):
+            metadata = BlockMetadata(num_rows=1, size_bytes=None, input_files=None, exec_stats=None)
+            return [ReadTask(lambda item=item: [_run(func, initializer, initargs, item)], metadata) for item in items]
+
+    return Items()
+
+
+@contextmanager
+def _session(workers: int):
+    """Ray joined or started, with Ray Data set to keep order and to stay quiet."""
     ray = _import_ray()
     started = not ray.is_initialized()
     if started:
@@ -63,17 +99,39 @@ def ordered_map(
         except (ConnectionError, RuntimeError, ValueError) as e:
             where = os.environ.get("RAY_ADDRESS") or "a local Ray"
             raise BroadsheetError(f"cannot start or join Ray at {where}: {str(e).splitlines()[0]}") from None
+    logger = logging.getLogger("ray.data")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    context = ray.data.DataContext.get_current()
+    saved = (context.execution_options.preserve_order, context.enable_progress_bars,
+             context.print_on_execution_start, context.op_resource_reservation_enabled)
+    context.execution_options.preserve_order = True  # blocks come back in read-task order
+    context.enable_progress_bars = context.print_on_execution_start = False
+    # Reservation keeps part of the CPUs for operators after the read; there are none (on 2 CPUs it runs one task at a time).
+    context.op_resource_reservation_enabled = False
     try:
-        remote = ray.remote(num_cpus=1)(_run)
-        shared = ray.put(initargs)  # once into the object store, not once per task
-        window = IN_FLIGHT_PER_CPU * max(1, int(ray.cluster_resources().get("CPU", workers)))
-        in_flight: deque = deque()
-        for item in items:
-            in_flight.append(remote.remote(func, initializer, shared, item))
-            if len(in_flight) >= window:
-                yield ray.get(in_flight.popleft())
-        while in_flight:
-            yield ray.get(in_flight.popleft())
+        yield ray
     finally:
+        (context.execution_options.preserve_order, context.enable_progress_bars,
+         context.print_on_execution_start, context.op_resource_reservation_enabled) = saved
+        logger.setLevel(level)
         if started:
             ray.shutdown()
+
+
+def ordered_map(
+    func: Callable, items: Iterable, workers: int, initializer: Callable | None = None, initargs: tuple = ()
+) -> Iterator:
+    """``map(func, items)`` as Ray Data read tasks, results in input order."""
+    with _session(workers) as ray:
+        shared = ray.put(initargs)  # once into the object store, not once per task
+        window = TASKS_PER_CPU * max(1, int(ray.cluster_resources().get("CPU", workers)))
+        items = iter(items)
+        while batch := list(islice(items, window)):
+            dataset = ray.data.read_datasource(_datasource(func, initializer, shared, batch), override_num_blocks=len(batch))
+            for block in dataset.iter_batches(batch_size=None, batch_format="pyarrow"):
+                for data in block.column("result").to_pylist():
+                    ok, result = pickle.loads(data)
+                    if not ok:
+                        raise result
+                    yield result
