@@ -8,8 +8,9 @@ import json
 import pyarrow.parquet as pq
 import pytest
 
-from broadsheet import ingest
+from broadsheet import ingest, sources
 from broadsheet.params import NormalizeParams
+from broadsheet.records import Rejected, Source
 from conftest import article, key, make_corpus, tree_bytes, write
 
 
@@ -139,6 +140,19 @@ def test_an_ordinal_too_large_for_the_schema_leaves_the_name_unkeyed(tmp_path):
     assert by_path[f"{'9' * 18}_{key(2)}.txt"]["source"]["ordinal"] == 10**18 - 1
     unkeyed = by_path[f"{'9' * 20}_{key(1)}.txt"]
     assert unkeyed["source"]["ordinal"] is None and unkeyed["id"] != key(1)
+
+
+@pytest.mark.parametrize("size", [10, 100, 101, 200])
+def test_a_file_that_grows_after_its_stat_is_read_whole_up_to_the_limit(tmp_path, monkeypatch, size):
+    path = write(tmp_path, "grows.txt", "x" * size)
+    source = Source(str(path), "grows.txt", "grows", None)
+    real_fstat = os.fstat
+    monkeypatch.setattr(sources.os, "fstat", lambda fd: os.stat_result((*real_fstat(fd)[:6], 3, *real_fstat(fd)[7:])))
+    raw = sources.read(source, max_bytes=100)
+    if size <= 100:
+        assert raw == b"x" * size
+    else:
+        assert isinstance(raw, Rejected) and raw.reason == "too_large"
 
 
 def test_worker_count_does_not_change_a_byte(tmp_path, messy):
