@@ -40,7 +40,12 @@ FILTERS = {"min_words": 0}
 """The quality filters every contestant applies: broadsheet's defaults, less the minimum length (short synthetic documents are kept)."""
 
 
-def _records(files: list[Path]):
+def _files(corpus: Path) -> list[str]:
+    """The corpus's text files in name order, as strings (sorting Path objects costs the floor 1.4 s per 100,000)."""
+    return sorted(entry.path for entry in os.scandir(corpus) if entry.name.endswith(".txt"))
+
+
+def _records(files: list[str]):
     """The record of every file that normalises to one and passes the quality filters, with broadsheet's pure functions.
 
     Every contestant runs exactly this per document (broadsheet normalize runs the same
@@ -53,8 +58,11 @@ def _records(files: list[Path]):
 
     params, filters = NormalizeParams(), FilterParams(**FILTERS)
     for path in files:
-        ident, ordinal = sources.identify(path.name)
-        record = normalize_document(path.read_bytes(), Source(str(path), path.name, ident, ordinal), params)
+        name = os.path.basename(path)
+        ident, ordinal = sources.identify(name)
+        with open(path, "rb") as f:
+            raw = f.read()
+        record = normalize_document(raw, Source(path, name, ident, ordinal), params)
         if not isinstance(record, Rejected) and quality.check(record, filters) is None:
             yield record
 
@@ -66,7 +74,7 @@ def floor(corpus: Path, out: Path, part: int = 0, parts: int = 1) -> None:
     from broadsheet import schema
 
     arrow = schema.document().arrow
-    files = sorted(corpus.glob("*.txt"))[part::parts]
+    files = _files(corpus)[part::parts]
     with pq.ParquetWriter(out / f"floor-{part}.parquet", arrow, compression="zstd") as writer:
         batch = []
         for record in _records(files):
@@ -102,8 +110,9 @@ def bare(corpus: Path, out: Path) -> None:
             values.clear()
 
     with pq.ParquetWriter(out / "bare.parquet", arrow, compression="zstd") as writer:
-        for path in sorted(corpus.glob("*.txt")):
-            raw = path.read_bytes()
+        for path in _files(corpus):
+            with open(path, "rb") as f:
+                raw = f.read()
             try:
                 text = raw.decode("utf-8")
             except UnicodeDecodeError:
@@ -111,12 +120,13 @@ def bare(corpus: Path, out: Path) -> None:
             lines = text.replace("\r\n", "\n").split("\n")
             sep = max((i for i, line in enumerate(lines) if line.strip() == "-"), default=len(lines))
             body = "\n\n".join(line.strip() for line in lines[1:sep] if line.strip())
-            columns["id"].append(path.stem.split("_")[-1])
+            name = os.path.basename(path)
+            columns["id"].append(name.removesuffix(".txt").split("_")[-1])
             columns["title"].append(lines[0].strip())
             columns["text"].append(body)
             columns["related"].append([h.strip().removesuffix(" -") for h in lines[sep + 1 :] if h.strip()])
             columns["text_sha256"].append(hashlib.sha256(body.encode()).hexdigest())
-            columns["path"].append(path.name)
+            columns["path"].append(name)
             if len(columns["id"]) == 1000:
                 flush(writer)
         flush(writer)
@@ -138,7 +148,7 @@ def datasets_from_generator(corpus: Path, out: Path) -> None:
 
     from broadsheet import schema
 
-    files = sorted(corpus.glob("*.txt"))
+    files = _files(corpus)
     ds = Dataset.from_generator(
         lambda: _records(files), features=schema.document().features(), cache_dir=str(out / "cache")
     )
@@ -157,7 +167,7 @@ def datatrove(corpus: Path, out: Path, workers: int) -> None:
         """A reader of one text file per document, sharded by rank."""
 
         def run(self, data, rank: int = 0, world_size: int = 1):
-            files = sorted(corpus.glob("*.txt"))[rank::world_size]
+            files = _files(corpus)[rank::world_size]
             for record in _records(files):
                 yield Document(text=record["text"], id=record["id"], metadata=record)
 
