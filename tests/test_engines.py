@@ -109,8 +109,9 @@ def test_ray_results_come_in_input_order_across_windows_and_errors_are_raised(mo
 
     pytest.importorskip("ray")
     from broadsheet import ray_engine
+    from broadsheet.parallel import ordered_map
 
     monkeypatch.setattr(ray_engine, "TASKS_PER_CPU", 3)  # windows of 6 items: 50 items take 9 datasets
-    assert list(ray_engine.ordered_map(math.factorial, range(50), 2)) == [math.factorial(n) for n in range(50)]
+    assert list(ordered_map(math.factorial, range(50), 2, engine="ray")) == [math.factorial(n) for n in range(50)]
     with pytest.raises(ValueError, match="not defined for negative values"):
-        list(ray_engine.ordered_map(math.factorial, [3, 2, -1, 4], 2))
+        list(ordered_map(math.factorial, [3, 2, -1, 4], 2, engine="ray"))

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Iterator
-from dataclasses import dataclass
+from typing import NamedTuple
 
 BLOCK = 512
 ERRORS = (OSError, EOFError, zlib.error, ValueError)
@@ -25,8 +25,9 @@ class DamagedArchive(ValueError):
     pass
 
 
-@dataclass(frozen=True)
-class Member:
+class Member(NamedTuple):
+    """One member's header (a named tuple: a shard's listing goes back from a worker, and tuples pickle fast)."""
+
     name: str
     """As stored (decoded as UTF-8, undecodable bytes kept as surrogates, like ``tarfile``)."""
     kind: str
@@ -154,6 +155,21 @@ def members(path: str) -> Iterator[Member]:
             kind = SPECIAL if sparse else _TYPES.get(kind, SPECIAL)
             yield Member(name.rstrip("/") if kind == DIRECTORY else name, kind, size, data_offset, linkname)
             f.seek(offset)
+
+
+def listing(path: str) -> tuple[list[Member], Exception | None]:
+    """The members of the tar at ``path`` that are not folders, and the error that stopped the listing (None if none).
+
+    A whole listing at once, for a worker: a damaged shard keeps the members listed before the damage.
+    """
+    listed: list[Member] = []
+    try:
+        for member in members(path):
+            if member.kind != DIRECTORY:
+                listed.append(member)
+    except ERRORS as e:
+        return listed, e
+    return listed, None
 
 
 def _number(field: bytes) -> int:

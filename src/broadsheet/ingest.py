@@ -10,7 +10,7 @@ from __future__ import annotations
 import ctypes
 import hashlib
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,7 +22,7 @@ from broadsheet import quality, reuse, schema, sources
 from broadsheet.document import normalize_document
 from broadsheet.errors import BroadsheetError
 from broadsheet.output import atomic_dir, check_apart, write_json
-from broadsheet.parallel import default_workers, ordered_map
+from broadsheet.parallel import default_workers, pool
 from broadsheet.params import FilterParams, NormalizeParams
 from broadsheet.records import Filtered, Rejected, Source
 from broadsheet.shards import PARQUET_OPTIONS, spans
@@ -242,29 +242,23 @@ def run(
     previous = {} if fresh else reuse.previous(Path(out))
     initargs = (params, filters, fingerprint, frozenset(previous))
     bar = tqdm(unit="doc", desc="normalize", disable=None if progress else True)
-    planned: list[sources.Plan] = []
-    cuts: list[range] = []
-
-    def plan_tasks() -> Iterator[list[Source]]:
-        """Walk and cut the shards when the workers ask for their first task: they start up meanwhile."""
-        planned.append(sources.plan(roots, params))
-        cuts.extend(spans(planned[0].ids(), params.shard_rows))
-        release_memory()  # what sorting the plan took
-        bar.total = len(planned[0])
-        yield from map(planned[0].sources, cuts)
-
     tally = Tally()
-    with atomic_dir(out) as folder:
+    # The workers start first: they import while this process walks the sources, and list the tar shards.
+    with pool(workers, _init_worker, initargs, engine) as ordered, atomic_dir(out) as folder:
+        plan = sources.plan(roots, params, list_archives=ordered)
+        cuts = list(spans(plan.ids(), params.shard_rows))
+        release_memory()  # what sorting the plan took
+        bar.total = len(plan)
         (folder / "data").mkdir()
         index: list[dict] = []
         written = 0
-        for shard in ordered_map(_normalize_in_worker, plan_tasks(), workers, _init_worker, initargs, engine):
+        for shard in ordered(_normalize_in_worker, map(plan.sources, cuts)):
             if shard.reused:
                 entry = previous[shard.key]
                 parquet = entry.parquet()
                 shard = (
                     ShardResult.from_index(entry.record, parquet) if parquet is not None  # its old file was changed or lost:
-                    else normalize_shard(planned[0].sources(cuts[len(index)]), params, filters, fingerprint)  # normalised again, here
+                    else normalize_shard(plan.sources(cuts[len(index)]), params, filters, fingerprint)  # normalised again, here
                 )
             file = f"data/part-{written:05d}.parquet" if shard.rows else None
             if file:
@@ -274,10 +268,10 @@ def run(
             tally.add(shard)
             bar.update(shard.files)
         bar.close()
-        tally.rejected.extend(planned[0].rejected)
+        tally.rejected.extend(plan.rejected)
         write_table(folder / "rejects.parquet", tally.rejected, schema.reject())
         write_table(folder / "filtered.parquet", tally.filtered, schema.filtered())
-        metrics = tally.metrics(written, planned[0].input_files)
+        metrics = tally.metrics(written, plan.input_files)
         write_json(folder / "metrics.json", metrics)
         write_json(folder / reuse.INDEX, {"fingerprint": fingerprint, "shards": index})
     return metrics

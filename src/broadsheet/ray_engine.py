@@ -55,13 +55,16 @@ def _check_reachable(address: str) -> None:
 
 
 def _run(func: Callable, initializer: Callable | None, initargs, item) -> pa.Table:
-    """One read task's block: ``func(item)`` (or the exception it raised, re-raised by the driver), pickled."""
+    """One read task's block: ``func(item)`` (or the exception it raised, re-raised by the driver), pickled.
+
+    ``initargs`` and ``item`` are object refs: a read task itself stays small (Ray Data warns past 1 MiB).
+    """
     import ray
 
     if initializer is not None:
         initializer(*ray.get(initargs))  # the initializers only store settings: cheap enough to call per task
     try:
-        result = (True, func(item))
+        result = (True, func(ray.get(item)))
     except Exception as e:  # noqa: BLE001 - the driver raises it, as the local engine's pool would
         result = (False, e)
     return pa.table({"result": pa.array([pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL)], pa.large_binary())})
@@ -119,19 +122,23 @@ def _session(workers: int):
             ray.shutdown()
 
 
-def ordered_map(
-    func: Callable, items: Iterable, workers: int, initializer: Callable | None = None, initargs: tuple = ()
-) -> Iterator:
-    """``map(func, items)`` as Ray Data read tasks, results in input order."""
+@contextmanager
+def pool(workers: int, initializer: Callable | None = None, initargs: tuple = ()) -> Iterator[Callable]:
+    """Ray joined or started; yields ``ordered(func, items)``: ``map`` as Ray Data read tasks, results in input order."""
     with _session(workers) as ray:
         shared = ray.put(initargs)  # once into the object store, not once per task
         window = TASKS_PER_CPU * max(1, int(ray.cluster_resources().get("CPU", workers)))
-        items = iter(items)
-        while batch := list(islice(items, window)):
-            dataset = ray.data.read_datasource(_datasource(func, initializer, shared, batch), override_num_blocks=len(batch))
-            for block in dataset.iter_batches(batch_size=None, batch_format="pyarrow"):
-                for data in block.column("result").to_pylist():
-                    ok, result = pickle.loads(data)
-                    if not ok:
-                        raise result
-                    yield result
+
+        def ordered(func: Callable, items: Iterable) -> Iterator:
+            items = iter(items)
+            while refs := [ray.put(item) for item in islice(items, window)]:
+                dataset = ray.data.read_datasource(_datasource(func, initializer, shared, refs), override_num_blocks=len(refs))
+                for block in dataset.iter_batches(batch_size=None, batch_format="pyarrow"):
+                    for data in block.column("result").to_pylist():
+                        ok, result = pickle.loads(data)
+                        if not ok:
+                            raise result
+                        yield result
+
+        yield ordered
+

@@ -20,6 +20,7 @@ import os
 import re
 import stat
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -93,6 +94,8 @@ class _Candidates:
         self.containers: dict[str, int] = {}
         self.columns: tuple[list, ...] = tuple([] for _ in _COLUMNS.names)
         self.chunks: tuple[list[pa.Array], ...] = tuple([] for _ in _COLUMNS.names)
+        self.archives: list[tuple[str, str]] = []
+        """(path, relpath) of the tar shards found, listed after the walk."""
 
     def container(self, path: str) -> int:
         """The number of a folder (``path`` ends with a separator) or a tar shard, for ``add``."""
@@ -144,8 +147,12 @@ def display_path(parts: list[str]) -> str:
     return "/".join(os.fsencode(p).decode("utf-8", "backslashreplace") for p in parts)
 
 
-def plan(roots: list[str | Path], params: NormalizeParams) -> Plan:
-    """Walk ``roots`` and decide, for every entry, read or reject. Several roots are prefixed by their names."""
+def plan(roots: list[str | Path], params: NormalizeParams, list_archives: Callable = map) -> Plan:
+    """Walk ``roots`` and decide, for every entry, read or reject. Several roots are prefixed by their names.
+
+    The tar shards found are listed after the walk, by ``list_archives(archives.listing, paths)``
+    (an ordered map: the normalize stage passes its workers', so shards are listed side by side).
+    """
     roots = [Path(r) for r in roots]
     if not roots:
         raise BroadsheetError("no source folder given")
@@ -163,6 +170,9 @@ def plan(roots: list[str | Path], params: NormalizeParams) -> Plan:
     candidates = _Candidates()
     for prefix, root in prefixes.items():
         _walk(root, [prefix] if prefix else [], os.path.realpath(root), params, candidates, result)
+    found = candidates.archives
+    for (path, relpath), (members, error) in zip(found, list_archives(archives.listing, [path for path, _ in found])):
+        _add_archive(path, relpath, members, error, params, candidates, result)
     result.table = candidates.table()
     result.containers = list(candidates.containers)
     del candidates
@@ -223,7 +233,7 @@ def _visit(
         result.input_files += 1
         result.rejected.append(outcome)
     elif _matcher(params.archives)(entry.name):
-        _walk_archive(entry.path, relpath, params, candidates, result)
+        candidates.archives.append((entry.path, relpath))  # listed after the walk
     else:
         result.input_files += 1
         if (rejected := _check_name_and_size(entry.name, relpath, outcome, params)) is not None:
@@ -265,29 +275,27 @@ def _check_name_and_size(name: str, relpath: str, size: int, params: NormalizePa
     return None
 
 
-def _walk_archive(path: str, relpath: str, params: NormalizeParams, candidates: _Candidates, result: Plan) -> None:
-    """Every member of the tar shard at ``path`` as a Source or a Rejected, from its headers alone.
+def _add_archive(
+    path: str, relpath: str, members: list[archives.Member], error: Exception | None, params: NormalizeParams,
+    candidates: _Candidates, result: Plan,
+) -> None:
+    """Every member listed in the tar shard at ``path`` as a Source or a Rejected, from its headers alone.
 
-    A damaged shard keeps the members listed before the damage and adds one
-    Rejected for the rest, like a folder that cannot be listed.
+    A damaged shard (``error``) keeps the members listed before the damage and
+    adds one Rejected for the rest, like a folder that cannot be listed.
     """
-    listed = 0
     archive = candidates.container(path)
-    try:
-        for member in archives.members(path):
-            if member.kind == archives.DIRECTORY:
-                continue
-            listed += 1
-            result.input_files += 1
-            outcome = _check_member(member, relpath, params)
-            if isinstance(outcome, Rejected):
-                result.rejected.append(outcome)
-            else:
-                candidates.add(archive, None, outcome, (member.offset, member.size))
-    except archives.ERRORS as e:
+    result.input_files += len(members)
+    for member in members:
+        outcome = _check_member(member, relpath, params)
+        if isinstance(outcome, Rejected):
+            result.rejected.append(outcome)
+        else:
+            candidates.add(archive, None, outcome, (member.offset, member.size))
+    if error is not None:
         result.input_files += 1
-        detail = f"{type(e).__name__}: {e}" if str(e) else type(e).__name__
-        result.rejected.append(Rejected(relpath, "damaged_archive", f"{detail} (after {listed} members)"))
+        detail = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
+        result.rejected.append(Rejected(relpath, "damaged_archive", f"{detail} (after {len(members)} members)"))
 
 
 def _check_member(member: archives.Member, archive: str, params: NormalizeParams) -> str | Rejected:
