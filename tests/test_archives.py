@@ -10,7 +10,7 @@ import pyarrow.parquet as pq
 
 from broadsheet import ingest
 from broadsheet.params import NormalizeParams
-from conftest import article, key, make_corpus, write
+from conftest import article, key, make_corpus, tree_bytes, write
 
 
 def pack(path, members: dict[str, bytes], mode: str = "w") -> None:
@@ -89,6 +89,8 @@ def test_unsafe_links_special_and_skipped_members_are_rejected_with_reasons(tmp_
     assert [r["source"]["path"] for r in records(tmp_path / "out")] == [f"shard.tar/001_{key(1)}.txt"]
     assert metrics["input_files"] == 10  # every member but the folder entry
     assert metrics["input_files"] == metrics["documents"] + metrics["rejected"] + metrics["skipped"] + metrics["filtered"]
+    ingest.run([src], tmp_path / "out-2", NormalizeParams(max_file_bytes=5000), workers=2, progress=False)
+    assert tree_bytes(tmp_path / "out-2") == tree_bytes(tmp_path / "out")
 
 
 def test_a_damaged_shard_keeps_what_came_before_the_damage_and_says_so(tmp_path):
@@ -105,6 +107,8 @@ def test_a_damaged_shard_keeps_what_came_before_the_damage_and_says_so(tmp_path)
     assert metrics["input_files"] == metrics["documents"] + metrics["rejected"] + metrics["skipped"] + metrics["filtered"]
     detail = {r["path"]: r["detail"] for r in pq.read_table(tmp_path / "out" / "rejects.parquet").to_pylist()}
     assert "members" in detail["cut.tar.gz"]
+    ingest.run([src], tmp_path / "out-2", workers=2, progress=False)  # listed by worker processes: the same
+    assert tree_bytes(tmp_path / "out-2") == tree_bytes(tmp_path / "out")
 
 
 def test_a_shard_linked_from_outside_the_tree_is_not_read(tmp_path):
