@@ -54,7 +54,8 @@ class _Inflating:
     its members 56 µs each against 46). Seeking back before what is buffered inflates again from the
     start, as GzipFile does."""
 
-    CHUNK = 1 << 20
+    CHUNK = 1 << 16
+    """Compressed bytes inflated at a time: as fast as 1 MiB, and a stream holds ~0.3 MB, not ~4 (OPEN_SHARDS stay open)."""
 
     def __init__(self, path: str):
         self.file = open(path, "rb")
