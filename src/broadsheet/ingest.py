@@ -246,7 +246,7 @@ def run(
     # The workers start first: they import while this process walks the sources, and list the tar shards.
     with pool(workers, _init_worker, initargs, engine) as ordered, atomic_dir(out) as folder:
         plan = sources.plan(roots, params, list_archives=ordered)
-        cuts = list(spans(plan.ids(), params.shard_rows))
+        cuts = spans(plan.ids(), params.shard_rows)
         release_memory()  # what sorting the plan took
         bar.total = len(plan)
         (folder / "data").mkdir()

@@ -201,8 +201,7 @@ def _source_order(table: pa.Table) -> tuple[pa.Array, list[Rejected]]:
     duplicates = []
     taken = pc.is_in(ids, value_set=pa.array(set(ids.take(pa.array(later)).to_pylist()), pa.string()))
     for position in pc.indices_nonzero(taken).to_pylist():
-        row = order[position].as_py()
-        ident, relpath = table["id"][row].as_py(), table["relpath"][row].as_py()
+        ident, relpath = ids[position].as_py(), table["relpath"][order[position].as_py()].as_py()
         if ident in keeper:
             duplicates.append(Rejected(relpath, "duplicate_id", f"id {ident} already taken by {keeper[ident]}"))
         else:
