@@ -1,7 +1,8 @@
 """Normalisation speed, side by side, on the same files: the floor, broadsheet, datatrove, datasets.
 
     pip install -e '.[bench]'
-    python scripts/bench.py [--docs 100000] [--corpus DIR] [--rounds 1] [--only floor,broadsheet-2] [--peer NAME=COMMAND]
+    python scripts/bench.py [--docs 100000] [--corpus DIR] [--rounds 1] [--only floor,broadsheet-2]
+                            [--peer NAME=COMMAND]
 
 Writes a synthetic corpus (scripts/make_corpus.py) unless given one, warms the
 page cache, then runs each contestant in its own process, in alternation over
@@ -13,7 +14,8 @@ page cache, then runs each contestant in its own process, in alternation over
   clean-up, no language ID, no repairs. It shows what normalisation itself costs, not a target;
 - broadsheet-2-tar: `broadsheet normalize` with 2 workers on the same files packed in gzip tar shards;
 - broadsheet-1 / broadsheet-2: `broadsheet normalize` with 1 and 2 workers;
-- datatrove-2: LocalPipelineExecutor, a small reader step for the text files, the same normalise function, ParquetWriter;
+- datatrove-2: LocalPipelineExecutor, a small reader step for the text files, the same normalise function,
+  ParquetWriter;
 - datasets-1: `datasets.Dataset.from_generator` with the same function, then `save_to_disk`;
 - any --peer NAME=COMMAND: COMMAND CORPUS OUTDIR run as is (your own loop, say), timed the same way.
 """
@@ -37,7 +39,8 @@ HERE = Path(__file__).resolve().parent
 
 
 FILTERS = {"min_words": 0}
-"""The quality filters every contestant applies: broadsheet's defaults, less the minimum length (short synthetic documents are kept)."""
+"""The quality filters every contestant applies: broadsheet's defaults, less the minimum length
+(short synthetic documents are kept)."""
 
 
 def _files(corpus: Path) -> list[str]:
@@ -51,15 +54,16 @@ def _records(files: list[str]):
     Every contestant runs exactly this per document (broadsheet normalize runs the same
     functions), so the ratios measure what is around it: reading, workers, encoding, writing.
     """
-    from broadsheet import quality, sources
-    from broadsheet.document import normalize_document
-    from broadsheet.params import FilterParams, NormalizeParams
-    from broadsheet.records import Rejected, Source
+    from broadsheet.core.params import FilterParams, NormalizeParams
+    from broadsheet.core.values import Rejected, Source
+    from broadsheet.inputs.names import identify
+    from broadsheet.text import quality
+    from broadsheet.text.document import normalize_document
 
     params, filters = NormalizeParams(), FilterParams(**FILTERS)
     for path in files:
         name = os.path.basename(path)
-        ident, ordinal = sources.identify(name)
+        ident, ordinal = identify(name)
         with open(path, "rb") as f:
             raw = f.read()
         record = normalize_document(raw, Source(path, name, ident, ordinal), params)
@@ -71,7 +75,7 @@ def floor(corpus: Path, out: Path, part: int = 0, parts: int = 1) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from broadsheet import schema
+    from broadsheet.core import schema
 
     arrow = schema.document().arrow
     files = _files(corpus)[part::parts]
@@ -88,8 +92,10 @@ def floor(corpus: Path, out: Path, part: int = 0, parts: int = 1) -> None:
 
 def floors(corpus: Path, out: Path, parts: int) -> None:
     """The floor in ``parts`` independent processes, each on its share of the files: what this machine's cores give."""
-    runs = [subprocess.Popen([sys.executable, __file__, "--floor-part", str(corpus), str(out), str(i), str(parts)])
-            for i in range(parts)]
+    runs = [
+        subprocess.Popen([sys.executable, __file__, "--floor-part", str(corpus), str(out), str(i), str(parts)])
+        for i in range(parts)
+    ]
     if any(run.wait() for run in runs):
         raise SystemExit("a floor process failed")
 
@@ -100,8 +106,16 @@ def bare(corpus: Path, out: Path) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    arrow = pa.schema([("id", pa.string()), ("title", pa.string()), ("text", pa.string()),
-                       ("related", pa.list_(pa.string())), ("text_sha256", pa.string()), ("path", pa.string())])
+    arrow = pa.schema(
+        [
+            ("id", pa.string()),
+            ("title", pa.string()),
+            ("text", pa.string()),
+            ("related", pa.list_(pa.string())),
+            ("text_sha256", pa.string()),
+            ("path", pa.string()),
+        ]
+    )
     columns: dict[str, list] = {name: [] for name in arrow.names}
 
     def flush(writer) -> None:
@@ -137,16 +151,17 @@ def packed_dir(corpus: Path) -> Path:
 
 
 def broadsheet(corpus: Path, out: Path, workers: int) -> None:
-    from broadsheet import ingest
-    from broadsheet.params import FilterParams
+    from broadsheet.core.params import ComputeParams, FilterParams, Params
+    from broadsheet.normalize.stage import run
 
-    ingest.run([corpus], out / "normalized", workers=workers, progress=False, filters=FilterParams(**FILTERS))
+    params = Params(filter=FilterParams(**FILTERS), compute=ComputeParams(workers=workers))
+    run([corpus], out / "normalized", params, progress=False)
 
 
 def datasets_from_generator(corpus: Path, out: Path) -> None:
     from datasets import Dataset
 
-    from broadsheet import schema
+    from broadsheet.core import schema
 
     files = _files(corpus)
     ds = Dataset.from_generator(
@@ -161,7 +176,7 @@ def datatrove(corpus: Path, out: Path, workers: int) -> None:
     from datatrove.pipeline.base import PipelineStep
     from datatrove.pipeline.writers import ParquetWriter
 
-    from broadsheet import schema
+    from broadsheet.core import schema
 
     class TextFiles(PipelineStep):
         """A reader of one text file per document, sharded by rank."""
@@ -174,7 +189,9 @@ def datatrove(corpus: Path, out: Path, workers: int) -> None:
     def as_record(self, document):  # the whole record, in the schema's shape
         return document.metadata
 
-    writer = ParquetWriter(str(out / "datatrove"), compression="zstd", adapter=as_record, schema=schema.document().arrow)
+    writer = ParquetWriter(
+        str(out / "datatrove"), compression="zstd", adapter=as_record, schema=schema.document().arrow
+    )
     LocalPipelineExecutor([TextFiles(), writer], tasks=workers, workers=workers, logging_dir=str(out / "logs")).run()
 
 
@@ -196,8 +213,13 @@ def main() -> None:
     parser.add_argument("--corpus", type=Path)
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--only", default=",".join(CONTESTANTS))
-    parser.add_argument("--peer", action="append", default=[], metavar="NAME=COMMAND",
-                        help="also time COMMAND CORPUS OUTDIR (e.g. your own loop), side by side")
+    parser.add_argument(
+        "--peer",
+        action="append",
+        default=[],
+        metavar="NAME=COMMAND",
+        help="also time COMMAND CORPUS OUTDIR (e.g. your own loop), side by side",
+    )
     parser.add_argument("--child", nargs=3, metavar=("NAME", "CORPUS", "RESULT"), help=argparse.SUPPRESS)
     parser.add_argument("--floor-part", nargs=4, metavar=("CORPUS", "OUT", "PART", "PARTS"), help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -216,7 +238,9 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="bench-"))
     corpus = args.corpus or tmp / "raw"
     if not args.corpus:
-        subprocess.run([sys.executable, str(HERE / "make_corpus.py"), str(corpus), "--docs", str(args.docs)], check=True)
+        subprocess.run(
+            [sys.executable, str(HERE / "make_corpus.py"), str(corpus), "--docs", str(args.docs)], check=True
+        )
     files = sorted(corpus.glob("*.txt"))
     size = sum(p.stat().st_size for p in files)
     names = args.only.split(",")
@@ -248,7 +272,10 @@ def main() -> None:
             print(f"{name:<18}  failed")
             continue
         seconds, rss = best[name]
-        print(f"{name:<18}{seconds:>9.1f}{len(files) / seconds:>9.0f}{size / 1e6 / seconds:>8.1f}{rss:>13.0f}{base / seconds:>15.2f}")
+        print(
+            f"{name:<18}{seconds:>9.1f}{len(files) / seconds:>9.0f}{size / 1e6 / seconds:>8.1f}"
+            f"{rss:>13.0f}{base / seconds:>15.2f}"
+        )
     print(summary({name: base / seconds for name, (seconds, _) in best.items()}))
 
 
@@ -257,9 +284,14 @@ def summary(speed: dict[str, float]) -> str:
     parts = []
     for name, target in (("broadsheet-1", 0.8), ("broadsheet-2", 1.7)):
         if name in speed:
-            parts.append(f"{name} {speed[name]:.2f}x floor (target {target}x: {'met' if speed[name] >= target else 'NOT met'})")
+            parts.append(
+                f"{name} {speed[name]:.2f}x floor (target {target}x: {'met' if speed[name] >= target else 'NOT met'})"
+            )
     if "floor-2" in speed and "broadsheet-2" in speed:
-        parts.append(f"two cores give {speed['floor-2']:.2f}x; broadsheet-2 gets {speed['broadsheet-2'] / speed['floor-2']:.0%} of it")
+        parts.append(
+            f"two cores give {speed['floor-2']:.2f}x; "
+            f"broadsheet-2 gets {speed['broadsheet-2'] / speed['floor-2']:.0%} of it"
+        )
     ours = speed.get("broadsheet-2")
     for peer in ("datatrove-2", "datasets-1"):
         if ours and peer in speed:

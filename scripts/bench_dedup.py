@@ -9,7 +9,7 @@ in its own process on the same texts with the same settings (5-word shingles,
 128 permutations, threshold 0.8) and reports wall time, documents/s, peak RSS
 of the process tree, and recall/precision of the planted pairs whose exact Jaccard
 similarity is at least 0.8. Peers:
-- broadsheet: `broadsheet.dedup.run` (NumPy MinHash, LSH, exact Jaccard check);
+- broadsheet: `broadsheet.dedup.stage.run` (NumPy MinHash, LSH, exact Jaccard check);
 - datasketch: MinHash + MinHashLSH used the straightforward way (query, then insert);
 - datatrove: MinhashDedupSignature -> MinhashDedupBuckets -> MinhashDedupCluster, LocalPipelineExecutor.
 """
@@ -41,9 +41,10 @@ def words(text: str) -> list[str]:
 def peer_broadsheet(normalized: Path, work: Path, workers: int) -> list[list[str]]:
     import pyarrow.parquet as pq
 
-    from broadsheet import dedup
+    from broadsheet.core.params import ComputeParams, Params
+    from broadsheet.dedup.stage import run
 
-    dedup.run(normalized, work / "dedup", workers=workers, progress=False)
+    run(normalized, work / "dedup", Params(compute=ComputeParams(workers=workers)), progress=False)
     rows = pq.read_table(work / "dedup" / "duplicates.parquet").to_pylist()
     return [[r["cluster"], r["id"]] for r in rows if r["kind"] != "kept"]
 
@@ -80,17 +81,31 @@ def peer_datatrove(texts: Path, work: Path, workers: int) -> list[list[str]]:
 
     config = MinhashConfig(n_grams=NGRAM, num_buckets=16, hashes_per_bucket=8)
     LocalPipelineExecutor(
-        [ParquetReader(str(texts.parent), glob_pattern="*.parquet", text_key="text", id_key="id"),
-         MinhashDedupSignature(output_folder=str(work / "sigs"), config=config)],
-        tasks=workers, workers=workers, logging_dir=str(work / "logs1"),
+        [
+            ParquetReader(str(texts.parent), glob_pattern="*.parquet", text_key="text", id_key="id"),
+            MinhashDedupSignature(output_folder=str(work / "sigs"), config=config),
+        ],
+        tasks=workers,
+        workers=workers,
+        logging_dir=str(work / "logs1"),
     ).run()
     LocalPipelineExecutor(
         [MinhashDedupBuckets(input_folder=str(work / "sigs"), output_folder=str(work / "buckets"), config=config)],
-        tasks=config.num_buckets, workers=workers, logging_dir=str(work / "logs2"),
+        tasks=config.num_buckets,
+        workers=workers,
+        logging_dir=str(work / "logs2"),
     ).run()
     LocalPipelineExecutor(
-        [MinhashDedupCluster(input_folder=str(work / "buckets"), output_folder=str(work / "clusters"), config=config, save_cluster_id=True)],
-        tasks=1, logging_dir=str(work / "logs3"),
+        [
+            MinhashDedupCluster(
+                input_folder=str(work / "buckets"),
+                output_folder=str(work / "clusters"),
+                config=config,
+                save_cluster_id=True,
+            )
+        ],
+        tasks=1,
+        logging_dir=str(work / "logs3"),
     ).run()
     # Files are read in sorted order, one task per file: file i = the i-th shard, doc = its row.
     shards = sorted(texts.parent.glob("*.parquet"))
@@ -119,7 +134,7 @@ def ground_truth(corpus: Path, texts: dict[str, str]) -> tuple[list[tuple[str, s
     """Planted pairs with exact Jaccard >= threshold on the normalised texts, and planted groups (id -> group)."""
     import pyarrow as pa
 
-    from broadsheet import minhash
+    from broadsheet.dedup import minhash
 
     planted = [(a, b) for a, b, _ in json.loads((corpus / "planted.json").read_text()) if a in texts and b in texts]
     group: dict[str, int] = {}
@@ -167,19 +182,26 @@ def main() -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from broadsheet import ingest
-    from broadsheet.params import FilterParams
+    from broadsheet.core.params import ComputeParams, FilterParams, Params
+    from broadsheet.normalize import folder
+    from broadsheet.normalize.stage import run
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-dedup-"))
     corpus = args.corpus or tmp / "raw"
     if not args.corpus:
-        subprocess.run([sys.executable, str(HERE / "make_corpus.py"), str(corpus), "--docs", str(args.docs)], check=True)
+        subprocess.run(
+            [sys.executable, str(HERE / "make_corpus.py"), str(corpus), "--docs", str(args.docs)], check=True
+        )
     normalized = tmp / "normalized"
-    ingest.run([corpus], normalized, workers=args.workers, progress=False, filters=FilterParams(min_words=0))
-    table = pa.concat_tables(pq.read_table(p, columns=["id", "text"]) for p in ingest.output_shards(normalized))
+    params = Params(filter=FilterParams(min_words=0), compute=ComputeParams(workers=args.workers))
+    run([corpus], normalized, params, progress=False)
+    table = pa.concat_tables(pq.read_table(p, columns=["id", "text"]) for p in folder.shards(normalized))
     (tmp / "texts").mkdir()
     for i in range(args.workers):  # one file per worker for the peers that read files
-        pq.write_table(table.slice(i * table.num_rows // args.workers, table.num_rows // args.workers + 1), tmp / "texts" / f"part-{i}.parquet")
+        pq.write_table(
+            table.slice(i * table.num_rows // args.workers, table.num_rows // args.workers + 1),
+            tmp / "texts" / f"part-{i}.parquet",
+        )
     texts = dict(zip(table.column("id").to_pylist(), table.column("text").to_pylist()))
     truth, group = ground_truth(corpus, texts)
 
@@ -191,7 +213,17 @@ def main() -> None:
         if name == "datasketch":
             pq.write_table(table, tmp / "all.parquet")
             source = tmp / "all.parquet"
-        cmd = [sys.executable, __file__, "--workers", str(args.workers), "--child", name, str(source), str(work), str(result)]
+        cmd = [
+            sys.executable,
+            __file__,
+            "--workers",
+            str(args.workers),
+            "--child",
+            name,
+            str(source),
+            str(work),
+            str(result),
+        ]
         status, rss_mb = measure.run(cmd)
         if status != 0 or not result.exists():
             rows.append((name, None))
@@ -202,13 +234,19 @@ def main() -> None:
 
     base = next((r for n, r in rows if n == "broadsheet" and r), None)
     print(f"\n{len(texts)} documents, {len(truth)} planted pairs with Jaccard >= {THRESHOLD}, {args.workers} workers")
-    print(f"{'peer':<12}{'seconds':>9}{'docs/s':>9}{'peak RSS MB':>13}{'recall':>8}{'precision':>10}{'time / broadsheet':>19}")
+    print(
+        f"{'peer':<12}{'seconds':>9}{'docs/s':>9}{'peak RSS MB':>13}{'recall':>8}{'precision':>10}"
+        f"{'time / broadsheet':>19}"
+    )
     for name, r in rows:
         if r is None:
             print(f"{name:<12}  failed")
             continue
         ratio = r["seconds"] / base["seconds"] if base else float("nan")
-        print(f"{name:<12}{r['seconds']:>9.1f}{len(texts) / r['seconds']:>9.0f}{r['rss_mb']:>13.0f}{r['recall']:>8.3f}{r['precision']:>10.3f}{ratio:>19.2f}")
+        print(
+            f"{name:<12}{r['seconds']:>9.1f}{len(texts) / r['seconds']:>9.0f}{r['rss_mb']:>13.0f}"
+            f"{r['recall']:>8.3f}{r['precision']:>10.3f}{ratio:>19.2f}"
+        )
 
 
 if __name__ == "__main__":

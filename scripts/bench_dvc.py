@@ -28,8 +28,9 @@ import tempfile
 import time
 from pathlib import Path
 
-import measure
 import yaml
+
+import measure
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -87,11 +88,24 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="bench-dvc-"))
     corpus = args.corpus or tmp / "raw"
     if not args.corpus:
-        subprocess.run([sys.executable, str(HERE / "make_corpus.py"), str(corpus), "--docs", str(args.docs)], check=True)
+        subprocess.run(
+            [sys.executable, str(HERE / "make_corpus.py"), str(corpus), "--docs", str(args.docs)], check=True
+        )
     files = sorted(corpus.glob("*.txt"))
     extra_dir = tmp / "extra"
-    subprocess.run([sys.executable, str(HERE / "make_corpus.py"), str(extra_dir), "--docs", str(max(1, len(files) // 100)),
-                    "--seed", "2"], check=True, stdout=subprocess.DEVNULL)
+    subprocess.run(
+        [
+            sys.executable,
+            str(HERE / "make_corpus.py"),
+            str(extra_dir),
+            "--docs",
+            str(max(1, len(files) // 100)),
+            "--seed",
+            "2",
+        ],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
     extra = sorted(extra_dir.glob("*.txt"))
     extra_names = {p.name for p in extra} & {p.name for p in files}
     if extra_names:
@@ -123,11 +137,15 @@ def main() -> None:
         rows.append((layout, objects, add, first, rss, noop, status, add_more, added, added_rss))
         shutil.rmtree(root)
     print(f"\n{len(files)} documents (+{len(extra)} added), {os.cpu_count()} cores; seconds unless said")
-    print(f"{'layout':<8}{'raw objects':>12}{'dvc add':>9}{'1st repro':>11}{'peak RSS MB':>13}{'no-op repro':>13}"
-          f"{'status':>8}{'+1% add':>9}{'+1% repro':>11}{'its peak RSS MB':>17}")
+    print(
+        f"{'layout':<8}{'raw objects':>12}{'dvc add':>9}{'1st repro':>11}{'peak RSS MB':>13}{'no-op repro':>13}"
+        f"{'status':>8}{'+1% add':>9}{'+1% repro':>11}{'its peak RSS MB':>17}"
+    )
     for layout, objects, add, first, rss, noop, status, add_more, added, added_rss in rows:
-        print(f"{layout:<8}{objects:>12}{add:>9.1f}{first:>11.1f}{rss:>13.0f}{noop:>13.1f}{status:>8.1f}"
-              f"{add_more:>9.1f}{added:>11.1f}{added_rss:>17.0f}")
+        print(
+            f"{layout:<8}{objects:>12}{add:>9.1f}{first:>11.1f}{rss:>13.0f}{noop:>13.1f}{status:>8.1f}"
+            f"{add_more:>9.1f}{added:>11.1f}{added_rss:>17.0f}"
+        )
     shutil.rmtree(tmp, ignore_errors=True)
 
 

@@ -32,7 +32,7 @@ SAMPLES = {
 
 
 def detectors() -> dict:
-    from broadsheet.lang import detect
+    from broadsheet.text.lang import detect
 
     found = {"pycld2": lambda text: detect(text, len(text))[0]}
     try:
@@ -58,7 +58,10 @@ def main() -> None:
     print(f"{'detector':<11}{'correct':>9}{'6 KB docs/s':>13}{'1,000-char docs/s':>19}")
     for name, func in detectors().items():
         correct = sum(func(text) == lang for lang, text in SAMPLES.items())
-        print(f"{name:<11}{f'{correct}/{len(SAMPLES)}':>9}{rate(func, article):>13,.0f}{rate(func, article[:1000]):>19,.0f}")
+        print(
+            f"{name:<11}{f'{correct}/{len(SAMPLES)}':>9}{rate(func, article):>13,.0f}"
+            f"{rate(func, article[:1000]):>19,.0f}"
+        )
 
 
 if __name__ == "__main__":

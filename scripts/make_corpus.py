@@ -30,7 +30,9 @@ def vocabulary(rng: np.random.Generator, size: int = 30000) -> np.ndarray:
 
 def paragraph(rng: np.random.Generator, words: np.ndarray, n: int) -> str:
     # Half the words Zipf-distributed (function words), half uniform (content words).
-    ranks = np.where(rng.random(n) < 0.5, np.minimum(rng.zipf(1.3, size=n), len(words)) - 1, rng.integers(0, len(words), n))
+    ranks = np.where(
+        rng.random(n) < 0.5, np.minimum(rng.zipf(1.3, size=n), len(words)) - 1, rng.integers(0, len(words), n)
+    )
     picks = words[ranks]
     text = " ".join(picks)
     if rng.random() < 0.3:

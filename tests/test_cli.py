@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from broadsheet.cli import main
-from conftest import make_corpus, write
+from helpers import make_corpus, write
 
 
 def run_cli(capsys, *argv) -> tuple[int, str, str]:
@@ -38,7 +38,13 @@ def test_unknown_param(capsys, tmp_path):
     write(tmp_path, "params.yaml", "normalize:\n  workerz: 3\n")
     make_corpus(tmp_path / "raw", 1)
     code, _, err = run_cli(
-        capsys, "normalize", str(tmp_path / "raw"), "--out", str(tmp_path / "o"), "--params", str(tmp_path / "params.yaml")
+        capsys,
+        "normalize",
+        str(tmp_path / "raw"),
+        "--out",
+        str(tmp_path / "o"),
+        "--params",
+        str(tmp_path / "params.yaml"),
     )
     assert code == 1
     assert "unknown setting normalize.workerz" in one_error_line(err)
@@ -46,13 +52,17 @@ def test_unknown_param(capsys, tmp_path):
 
 def test_ill_typed_param(capsys, tmp_path):
     write(tmp_path, "params.yaml", "publish:\n  shard_rows: lots\n")
-    code, _, err = run_cli(capsys, "publish", str(tmp_path), "--out", str(tmp_path / "o"), "--params", str(tmp_path / "params.yaml"))
+    code, _, err = run_cli(
+        capsys, "publish", str(tmp_path), "--out", str(tmp_path / "o"), "--params", str(tmp_path / "params.yaml")
+    )
     assert code == 1
     assert "publish.shard_rows must be int" in one_error_line(err)
 
 
 def test_missing_params_file(capsys, tmp_path):
-    code, _, err = run_cli(capsys, "normalize", str(tmp_path), "--out", str(tmp_path / "o"), "--params", str(tmp_path / "x.yaml"))
+    code, _, err = run_cli(
+        capsys, "normalize", str(tmp_path), "--out", str(tmp_path / "o"), "--params", str(tmp_path / "x.yaml")
+    )
     assert code == 1
     assert "cannot read params file" in one_error_line(err)
 
@@ -77,7 +87,13 @@ def test_bad_option_value_and_missing_argument(capsys, tmp_path):
 def test_normalize_then_publish_print_metrics_and_write_metrics_files(capsys, tmp_path):
     make_corpus(tmp_path / "raw", 5)
     code, out, _ = run_cli(
-        capsys, "normalize", str(tmp_path / "raw"), "--out", str(tmp_path / "n"), "--metrics", str(tmp_path / "m/n.json")
+        capsys,
+        "normalize",
+        str(tmp_path / "raw"),
+        "--out",
+        str(tmp_path / "n"),
+        "--metrics",
+        str(tmp_path / "m/n.json"),
     )
     assert code == 0
     assert '"documents": 5' in out and (tmp_path / "m/n.json").read_text() == (tmp_path / "n/metrics.json").read_text()
@@ -88,7 +104,9 @@ def test_normalize_then_publish_print_metrics_and_write_metrics_files(capsys, tm
 def test_the_installed_command_prints_no_traceback(tmp_path, cli_env):
     result = subprocess.run(
         [sys.executable, "-m", "broadsheet", "publish", str(tmp_path / "missing"), "--out", str(tmp_path / "o")],
-        capture_output=True, text=True, env=cli_env,
+        capture_output=True,
+        text=True,
+        env=cli_env,
     )
     assert result.returncode == 1
     assert "Traceback" not in result.stderr

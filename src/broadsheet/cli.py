@@ -6,17 +6,21 @@ Every failure the user can fix ends as one line on stderr and exit status 1
 
 from __future__ import annotations
 
-import shutil
+import dataclasses
 import sys
 from pathlib import Path
 
 import click
-import yaml
 
-from broadsheet import __version__, dataset, dedup, diff, ingest, params, release, validate, versions
-from broadsheet.errors import BroadsheetError
-from broadsheet.output import dumps_json, write_json
-from broadsheet.parallel import ENGINES, default_workers
+from broadsheet import __version__
+from broadsheet.core.errors import BroadsheetError, failing_as, reason
+from broadsheet.core.files import dumps_json, write_json
+from broadsheet.core.params import ENGINES, Params
+from broadsheet.core.params import load as load_params
+from broadsheet.core.project import DATASET
+
+# Each command imports the package of its stage inside its body, so that a stage's
+# command loads exactly the code its dvc.yaml deps name (tests/test_stage_deps.py).
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -35,7 +39,7 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(1)
     except OSError as e:
         where = f" {e.filename}" if e.filename else ""
-        click.echo(f"broadsheet: error:{where} {e.strerror or e}", err=True)
+        click.echo(f"broadsheet: error:{where} {reason(e)}", err=True)
         sys.exit(1)
 
 
@@ -46,18 +50,20 @@ params_option = click.option(
     default=None,
     help="params.yaml to read settings from (default: built-in defaults).",
 )
-out_option = click.option("--out", required=True, type=click.Path(file_okay=False), help="Output folder (replaced whole).")
+out_option = click.option(
+    "--out", required=True, type=click.Path(file_okay=False), help="Output folder (replaced whole)."
+)
 workers_option = click.option(
-    "--workers", type=click.IntRange(min=1), default=None, help="Worker processes (default: compute.workers, else all cores)."
+    "--workers",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Worker processes (default: compute.workers, else all cores).",
 )
 engine_option = click.option(
     "--engine",
     type=click.Choice(ENGINES),
     default=None,
     help="local processes or Ray (default: compute.engine; Ray joins RAY_ADDRESS, else starts locally).",
-)
-lock_option = click.option(
-    "--lock", "lock_path", type=click.Path(dir_okay=False), default=None, help="dvc.lock, for the card's Creation section."
 )
 quiet_option = click.option("--quiet", "-q", is_flag=True, help="No progress bar, no summary.")
 metrics_option = click.option(
@@ -86,11 +92,9 @@ def cli() -> None:
 @quiet_option
 def normalize(src, out, workers, engine, fresh, params_path, metrics_path, quiet):
     """Parse and normalise every file under SRC (folders; tar shards inside them are read too)."""
-    settings = params.load(params_path)
-    metrics = ingest.run(
-        list(src), out, settings.normalize, progress=not quiet, filters=settings.filter, fresh=fresh,
-        **_compute(settings.compute, workers, engine),
-    )
+    from broadsheet.normalize.stage import run
+
+    metrics = run(list(src), out, _params(params_path, workers, engine), progress=not quiet, fresh=fresh)
     _report(metrics, metrics_path, quiet)
 
 
@@ -104,35 +108,44 @@ def normalize(src, out, workers, engine, fresh, params_path, metrics_path, quiet
 @quiet_option
 def dedup_command(normalized, out, workers, engine, params_path, metrics_path, quiet):
     """Find exact and near-duplicate clusters; write the decisions (duplicates.parquet), not a copy."""
-    settings = params.load(params_path)
-    metrics = dedup.run(normalized, out, settings.dedup, progress=not quiet, **_compute(settings.compute, workers, engine))
+    from broadsheet.dedup.stage import run
+
+    metrics = run(normalized, out, _params(params_path, workers, engine), progress=not quiet)
     _report(metrics, metrics_path, quiet)
 
 
-def _compute(settings: params.ComputeParams, workers: int | None, engine: str | None) -> dict:
-    """The engine and worker count: the command line's, else params.yaml's ``compute``, else every core."""
-    return {"workers": workers or settings.workers or default_workers(), "engine": engine or settings.engine}
+def _params(path: str | None, workers: int | None = None, engine: str | None = None) -> Params:
+    """The settings of ``path`` (else the defaults), the command line's engine and workers over ``compute``'s."""
+    params = load_params(path)
+    compute = dataclasses.replace(
+        params.compute, workers=workers or params.compute.workers, engine=engine or params.compute.engine
+    )
+    return dataclasses.replace(params, compute=compute)
 
 
 @cli.command(name="publish")
 @click.argument("normalized", type=click.Path(file_okay=False))
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Dataset folder (replaced whole).")
-@click.option("--duplicates", type=click.Path(file_okay=False), default=None, help="A dedup output: leave out duplicates.")
-@click.option("--changelog", type=click.Path(dir_okay=False), default=None, help="CHANGELOG.md shown as the card's Versions.")
-@click.option("--plots", "plots_dir", type=click.Path(file_okay=False), default=None, help="Also copy the plot data here.")
-@lock_option
+@click.option(
+    "--duplicates", type=click.Path(file_okay=False), default=None, help="A dedup output: leave out duplicates."
+)
+@click.option(
+    "--changelog", type=click.Path(dir_okay=False), default=None, help="CHANGELOG.md shown as the card's Versions."
+)
+@click.option(
+    "--plots", "plots_dir", type=click.Path(file_okay=False), default=None, help="Also copy the plot data here."
+)
 @params_option
 @metrics_option
 @quiet_option
-def publish_command(normalized, out, duplicates, changelog, plots_dir, lock_path, params_path, metrics_path, quiet):
+def publish_command(normalized, out, duplicates, changelog, plots_dir, params_path, metrics_path, quiet):
     """Write the save_to_disk layout of a train/validation/test DatasetDict, its manifest, card and Croissant file."""
-    settings = params.load(params_path)
-    metrics = dataset.run(
-        normalized, out, settings.publish, not quiet, changelog=changelog, duplicates=duplicates,
-        drop=settings.dedup.drop, lock=_yaml(lock_path), settings=_yaml(params_path),
-    )
+    from broadsheet.publish import layout
+    from broadsheet.publish.stage import Inputs, run
+
+    metrics = run(Inputs(normalized, duplicates, changelog), out, _params(params_path), progress=not quiet)
     if plots_dir:
-        _copy_folder(Path(out) / "plots", plots_dir)
+        _copy_folder(Path(out) / layout.PLOTS, plots_dir)
     _report(metrics, metrics_path, quiet)
 
 
@@ -140,7 +153,9 @@ def publish_command(normalized, out, duplicates, changelog, plots_dir, lock_path
 @click.argument("folder", type=click.Path(file_okay=False))
 def validate_command(folder):
     """Check a published folder: shards vs schemas, manifest vs shards, Croissant checksums, card YAML."""
-    problems = validate.validate(folder)
+    from broadsheet.publish.validate import validate
+
+    problems = validate(folder)
     for problem in problems:
         click.echo(problem, err=True)
     if problems:
@@ -150,13 +165,16 @@ def validate_command(folder):
 
 @cli.command(name="card")
 @click.argument("folder", type=click.Path(file_okay=False))
-@click.option("--changelog", type=click.Path(dir_okay=False), default=None, help="CHANGELOG.md for the Versions section.")
+@click.option(
+    "--changelog", type=click.Path(dir_okay=False), default=None, help="CHANGELOG.md for the Versions section."
+)
 @click.option("--output", "-o", type=click.Path(dir_okay=False), default=None, help="Write here (default: stdout).")
-@lock_option
 @params_option
-def card_command(folder, changelog, output, lock_path, params_path):
+def card_command(folder, changelog, output, params_path):
     """Render the dataset card of a published folder again, e.g. after editing the card's text in params.yaml."""
-    text = dataset.render_card(folder, params.load(params_path).publish, changelog, _yaml(lock_path), _yaml(params_path))
+    from broadsheet.publish.stage import render_card
+
+    text = render_card(folder, load_params(params_path).publish, changelog)
     if output:
         Path(output).write_text(text, encoding="utf-8")
     else:
@@ -164,7 +182,7 @@ def card_command(folder, changelog, output, lock_path, params_path):
 
 
 repo_option = click.option("--repo", default=".", show_default=True, help="The corpus repository: a path or git URL.")
-dataset_option = click.option("--dataset", default=versions.DATASET, show_default=True, help="Published folder in the repo.")
+dataset_option = click.option("--dataset", default=DATASET, show_default=True, help="Published folder in the repo.")
 
 
 @cli.command(name="diff")
@@ -176,7 +194,9 @@ dataset_option = click.option("--dataset", default=versions.DATASET, show_defaul
 @click.option("--limit", type=click.IntRange(min=0), default=20, show_default=True, help="Documents listed per kind.")
 def diff_command(a, b, repo, dataset, as_json, limit):
     """Documents added, removed and changed from version A to B (git revisions or published folders)."""
-    report = diff.compare(versions.open_version(a, repo, dataset), versions.open_version(b, repo, dataset))
+    from broadsheet.versions import diff, manifests
+
+    report = diff.compare(manifests.open_version(a, repo, dataset), manifests.open_version(b, repo, dataset))
     click.echo(dumps_json(report) if as_json else diff.format_text(report, limit), nl=False)
 
 
@@ -186,37 +206,27 @@ def diff_command(a, b, repo, dataset, as_json, limit):
 @click.option("--no-push", is_flag=True, help="Commit and tag, but do not `dvc push`.")
 def release_command(version, repo, no_push):
     """Write the CHANGELOG, re-run the pipeline, commit, tag VERSION and push the data."""
-    result = release.release(version, repo, push=not no_push)
+    from broadsheet.versions.release import release
+
+    result = release(version, repo, push=not no_push)
     previous = f" (changes since {result['previous']} in CHANGELOG.md)" if result["previous"] else ""
     pushed = " and pushed the data" if result["pushed"] else ""
     click.echo(f"released {version}: committed, tagged{pushed}{previous}")
 
 
-def _yaml(path: str | None) -> dict | None:
-    """A YAML file parsed (params.yaml, dvc.lock), or None without a path."""
-    if path is None:
-        return None
-    try:
-        return yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as e:
-        raise BroadsheetError(f"cannot read {path}: {getattr(e, 'strerror', None) or e}") from None
-
-
 def _copy_folder(source: Path, target: str) -> None:
-    try:
+    import shutil
+
+    with failing_as(f"cannot write {target}"):
         Path(target).mkdir(parents=True, exist_ok=True)
         for path in sorted(source.iterdir()):
             shutil.copyfile(path, Path(target) / path.name)
-    except OSError as e:
-        raise BroadsheetError(f"cannot write {target}: {e.strerror or e}") from None
 
 
 def _report(metrics: dict, metrics_path: str | None, quiet: bool) -> None:
     if metrics_path:
-        try:
+        with failing_as(f"cannot write metrics file {metrics_path}"):
             Path(metrics_path).parent.mkdir(parents=True, exist_ok=True)
             write_json(metrics_path, metrics)
-        except OSError as e:
-            raise BroadsheetError(f"cannot write metrics file {metrics_path}: {e.strerror or e}") from None
     if not quiet:
         click.echo(dumps_json(metrics), nl=False)

@@ -1,0 +1,1 @@
+"""What every stage shares: errors, settings, schemas, the values that flow, and writing outputs safely."""

@@ -1,0 +1,57 @@
+"""Locality-sensitive hashing: candidate pairs from MinHash band keys, and clusters from verified pairs."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+LARGE_BUCKET = 64
+"""LSH buckets larger than this are verified against their first member and neighbours, not all pairs."""
+
+
+class UnionFind:
+    def __init__(self):
+        self.parent: dict[int, int] = {}
+
+    def find(self, x: int) -> int:
+        root = x
+        while self.parent.get(root, root) != root:
+            root = self.parent[root]
+        while self.parent.get(x, x) != root:  # path compression
+            self.parent[x], x = root, self.parent[x]
+        return root
+
+    def union(self, a: int, b: int) -> None:
+        ra, rb = self.find(a), self.find(b)
+        if ra != rb:
+            self.parent[max(ra, rb)] = min(ra, rb)  # the root is always the member first in source order
+
+
+def candidate_pairs(keys: np.ndarray) -> set[tuple[int, int]]:
+    """Pairs of rows (i < j) that share an LSH bucket in some band."""
+    pairs: set[tuple[int, int]] = set()
+    for band in range(keys.shape[1]):
+        order = np.argsort(keys[:, band], kind="stable")
+        sorted_keys = keys[order, band]
+        starts = np.flatnonzero(np.concatenate([[True], sorted_keys[1:] != sorted_keys[:-1]]))
+        ends = np.concatenate([starts[1:], [len(order)]])
+        for start, end in zip(starts, ends):
+            if end - start < 2:
+                continue
+            members = np.sort(order[start:end]).tolist()
+            if len(members) <= LARGE_BUCKET:
+                pairs.update((a, b) for i, a in enumerate(members) for b in members[i + 1 :])
+            else:
+                pairs.update((members[0], b) for b in members[1:])
+                pairs.update(zip(members, members[1:]))
+    return pairs
+
+
+def first_occurrence(values: pa.Array) -> np.ndarray:
+    """For each row, the first row holding the same value."""
+    encoded = pc.dictionary_encode(values)
+    codes = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+    first = np.full(len(encoded.dictionary), len(values), np.int64)
+    np.minimum.at(first, codes, np.arange(len(values), dtype=np.int64))
+    return first[codes]

@@ -1,0 +1,232 @@
+"""Tar shards, read as streams: the members' headers when planning, one member's bytes when normalising.
+
+A small header reader of our own (ustar, GNU long names, pax records), because
+``tarfile``'s per-member cost dominates a corpus of a million members before any
+work starts (docs/performance.md has the figures); anything unusual (sparse
+members, base-256 checksums) comes back as a kind the caller rejects. Nothing
+is ever written to disk.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Iterator
+from typing import NamedTuple
+
+BLOCK = 512
+ERRORS = (OSError, EOFError, zlib.error, ValueError)
+"""What reading a damaged or truncated shard raises."""
+
+REGULAR, DIRECTORY, SYMLINK, HARDLINK, SPECIAL = "file", "directory", "symlink", "hardlink", "special"
+_TYPES = {b"0": REGULAR, b"\0": REGULAR, b"7": REGULAR, b"5": DIRECTORY, b"2": SYMLINK, b"1": HARDLINK}
+
+
+class DamagedArchive(ValueError):
+    pass
+
+
+class Member(NamedTuple):
+    """One member's header (a named tuple: a shard's listing goes back from a worker, and tuples pickle fast)."""
+
+    name: str
+    """As stored (decoded as UTF-8, undecodable bytes kept as surrogates, like ``tarfile``)."""
+    kind: str
+    size: int
+    offset: int
+    """Where the member's data starts in the uncompressed tar."""
+    linkname: str = ""
+
+
+def is_gzip(path: str) -> bool:
+    """Whether the tar shard at ``path`` is gzip-compressed (by its magic bytes, not its name)."""
+    with open(path, "rb") as f:
+        return f.read(2) == b"\x1f\x8b"
+
+
+def open_stream(path: str):
+    """The uncompressed bytes of the shard at ``path`` as a seekable file (forward seeks are cheap)."""
+    return _Inflating(path) if is_gzip(path) else open(path, "rb")
+
+
+class _Inflating:
+    """A gzip stream: ``read``, ``seek`` and ``close`` as a file's, without GzipFile's per-call overhead.
+    Seeking back before what is buffered inflates again from the start, as GzipFile does."""
+
+    CHUNK = 1 << 16
+    """Compressed bytes inflated at a time: small, because OPEN_SHARDS streams stay open in each worker."""
+
+    def __init__(self, path: str):
+        self.file = open(path, "rb")
+        self.inflater = zlib.decompressobj(31)
+        self.buffer = b""
+        self.base = 0  # offset of buffer[0] in the uncompressed stream
+        self.position = 0
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.file.close()
+
+    def seek(self, offset: int) -> None:
+        if offset < self.base:
+            self.file.seek(0)
+            self.inflater = zlib.decompressobj(31)
+            self.buffer, self.base = b"", 0
+        self.position = offset
+
+    def read(self, size: int) -> bytes:
+        while self.base + len(self.buffer) < self.position + size:
+            chunk = self._inflate()
+            if chunk is None:
+                break
+            keep = self.position - self.base
+            if keep >= len(self.buffer):  # nothing buffered is wanted any more
+                self.base += len(self.buffer)
+                self.buffer = chunk
+            else:
+                self.buffer = self.buffer[keep:] + chunk
+                self.base += keep
+        at = self.position - self.base
+        data = self.buffer[at : at + size] if 0 <= at < len(self.buffer) else b""
+        self.position += len(data)
+        return data
+
+    def _inflate(self) -> bytes | None:
+        while True:
+            if self.inflater.eof:  # concatenated gzip members
+                rest = self.inflater.unused_data
+                self.inflater = zlib.decompressobj(31)
+                if not rest:
+                    rest = self.file.read(self.CHUNK)
+                    if not rest:
+                        return None
+                out = self.inflater.decompress(rest)
+            else:
+                compressed = self.file.read(self.CHUNK)
+                if not compressed:
+                    raise EOFError("compressed file ended before the end-of-stream marker was reached")
+                out = self.inflater.decompress(compressed)
+            if out:
+                return out
+
+
+def members(path: str) -> Iterator[Member]:
+    """Every member of the tar at ``path``, in order; DamagedArchive (or one of ERRORS) where it stops making sense."""
+    with _Inflating(path) if is_gzip(path) else open(path, "rb") as f:
+        offset = 0
+        pending: dict[str, str] = {}  # pax or GNU long-name values for the next member
+        global_pax: dict[str, str] = {}
+        while True:
+            header = f.read(BLOCK)
+            if not header or header == bytes(BLOCK):
+                return  # the end-of-archive blocks (or, leniently, a shard that ends between members)
+            if len(header) < BLOCK:
+                raise DamagedArchive(f"a header cut short at byte {offset}")
+            _check_sum(header, offset)
+            size = _number(header[124:136])
+            kind = header[156:157]
+            data_offset = offset + BLOCK
+            offset = data_offset + -(-size // BLOCK) * BLOCK
+            if kind in (b"x", b"g", b"L", b"K"):
+                data = f.read(size)
+                if len(data) < size:
+                    raise DamagedArchive(f"an extended header cut short at byte {data_offset}")
+                f.seek(offset)
+                if kind == b"x":
+                    pending.update(_pax(data))
+                elif kind == b"g":
+                    global_pax.update(_pax(data))
+                else:
+                    pending["path" if kind == b"L" else "linkpath"] = _text(data.split(b"\0", 1)[0])
+                continue
+            values = {**global_pax, **pending}
+            pending = {}
+            name = values.get("path") or _name(header)
+            if "size" in values:
+                size = int(values["size"])
+                offset = data_offset + -(-size // BLOCK) * BLOCK
+            sparse = any(k.startswith("GNU.sparse.") for k in values)
+            linkname = values.get("linkpath") or _text(header[157:257].split(b"\0", 1)[0])
+            kind = SPECIAL if sparse else _TYPES.get(kind, SPECIAL)
+            yield Member(name.rstrip("/") if kind == DIRECTORY else name, kind, size, data_offset, linkname)
+            f.seek(offset)
+
+
+def listing(path: str) -> tuple[list[Member], Exception | None]:
+    """The members of the tar at ``path`` that are not folders, and the error that stopped the listing (None if none).
+
+    A whole listing at once, for a worker: a damaged shard keeps the members listed before the damage.
+    """
+    listed: list[Member] = []
+    try:
+        for member in members(path):
+            if member.kind != DIRECTORY:
+                listed.append(member)
+    except ERRORS as e:
+        return listed, e
+    return listed, None
+
+
+def _number(field: bytes) -> int:
+    if field[0] & 0x80:  # GNU base-256, for sizes past 8 GiB
+        return int.from_bytes(field[1:], "big")
+    digits = field.split(b"\0", 1)[0].strip()
+    return int(digits, 8) if digits else 0
+
+
+def _check_sum(header: bytes, offset: int) -> None:
+    stored = header[148:156].split(b"\0", 1)[0].strip()
+    unsigned = sum(header[:148]) + 8 * 32 + sum(header[156:])
+    if not stored or int(stored, 8) != unsigned:
+        raise DamagedArchive(f"not a tar header at byte {offset}")
+
+
+def _name(header: bytes) -> str:
+    name = header[:100].split(b"\0", 1)[0]
+    if header[257:265] == b"ustar\x0000":  # POSIX ustar: a prefix holds the start of long paths
+        prefix = header[345:500].split(b"\0", 1)[0]
+        if prefix:
+            name = prefix + b"/" + name
+    return _text(name)
+
+
+def _pax(data: bytes) -> dict[str, str]:
+    """The records ``"<length> <key>=<value>\\n"`` of a pax extended header."""
+    values, pos = {}, 0
+    while pos < len(data) and data[pos : pos + 1] != b"\0":
+        space = data.index(b" ", pos)
+        length = int(data[pos:space])
+        key, _, value = data[space + 1 : pos + length - 1].partition(b"=")
+        values[_text(key)] = _text(value)
+        pos += length
+    return values
+
+
+def _text(raw: bytes) -> str:
+    return raw.decode("utf-8", "surrogateescape")
+
+
+OPEN_SHARDS = 16
+_open: dict = {}  # path -> stream: the shards last read from, kept open in this process (oldest first)
+
+
+def read_member(path: str, offset: int, size: int) -> bytes:
+    """``size`` bytes at ``offset`` of the uncompressed tar at ``path``.
+
+    Members are read in source order, which goes forwards through each shard,
+    though it may alternate between shards (ordinals interleaved across them):
+    the last ``OPEN_SHARDS`` shards stay open, so a gzip stream decompresses
+    once, not once per member.
+    """
+    stream = _open.pop(path, None)
+    if stream is None:
+        while len(_open) >= OPEN_SHARDS:
+            _open.pop(next(iter(_open))).close()
+        stream = open_stream(path)
+    _open[path] = stream  # now the most recent
+    stream.seek(offset)
+    return stream.read(size)

@@ -1,0 +1,34 @@
+"""Reading one source's bytes, bounded by ``max_file_bytes``, or the reason they cannot be had."""
+
+from __future__ import annotations
+
+import os
+
+from broadsheet.core.errors import reason
+from broadsheet.core.values import Rejected, Source
+from broadsheet.inputs import archives
+
+
+def read(source: Source, max_bytes: int) -> bytes | Rejected:
+    """The bytes of ``source``, or why they cannot be had."""
+    try:
+        if source.member is not None:
+            raw = archives.read_member(source.path, *source.member)
+        else:
+            with open(source.path, "rb") as f:
+                # Not read(max_bytes + 1) alone: that allocates max_bytes for every file.
+                size = os.fstat(f.fileno()).st_size
+                raw = f.read(min(size, max_bytes) + 1)
+                if size < len(raw) <= max_bytes:  # it grew since the stat: read on, up to the limit
+                    raw += f.read(max_bytes + 1 - len(raw))
+    except archives.ERRORS as e:
+        return Rejected(source.relpath, "unreadable", reason(e))
+    if source.member is not None and len(raw) != source.member[1]:
+        return Rejected(
+            source.relpath,
+            "unreadable",
+            f"the archive ends inside this member ({len(raw)} of {source.member[1]} bytes)",
+        )
+    if len(raw) > max_bytes:
+        return Rejected(source.relpath, "too_large", f"grew past max_file_bytes {max_bytes} while being read")
+    return raw

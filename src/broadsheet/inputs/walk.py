@@ -1,0 +1,320 @@
+"""Walk the source folders into a plan: every entry becomes a Source to read or a Rejected.
+
+The walk reads nothing but directory entries, sizes and the headers of tar
+shards (``read`` reads the sources later, in the workers). Decisions that need
+no content are made here: symlinks leaving the tree, special files, oversized
+files, names the include patterns skip, ids claimed twice, and tar members
+with unsafe paths or that are links.
+
+A tar shard (plain or gzip; ``normalize.archives``) is a folder that happens to
+be one file: each member is accounted for like a file, named
+``<shard path>/<member path>``, with the same id rules. Members are streamed
+from the shard when read, never unpacked to disk.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import functools
+import os
+import re
+import stat
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from broadsheet.core.errors import BroadsheetError, reason
+from broadsheet.core.params import NormalizeParams
+from broadsheet.core.values import Rejected, Source
+from broadsheet.inputs import archives
+from broadsheet.inputs.names import display_path, identify
+
+NOT_A_DOCUMENT = "not_a_document"
+
+
+_COLUMNS = pa.schema(
+    [
+        ("container", pa.int32()),  # index into Plan.containers: the folder holding the file, or the tar shard
+        ("name", pa.binary()),  # the file's name as the file system has it; null for a tar member
+        ("relpath", pa.string()),
+        ("id", pa.string()),
+        ("ordinal", pa.int64()),
+        ("offset", pa.int64()),  # a tar member's data: offset in the uncompressed tar, and size; null for a file
+        ("size", pa.int64()),
+    ]
+)
+_BATCH_ROWS = 65_536
+_POOL = pa.system_memory_pool()
+"""For the plan's columns and the sort: malloc hands large blocks back when they are freed, so the
+main process's peak is the plan's size (Arrow's default allocator keeps freed blocks for reuse)."""
+
+
+@dataclass
+class Plan:
+    """What to read (in source order) and what was decided without reading.
+
+    The sources are held as Arrow columns, not Source objects (a few times
+    smaller), and each task's Sources are made when it is sent (``sources``).
+    """
+
+    containers: list[str] = field(default_factory=list)
+    table: pa.Table = field(default_factory=_COLUMNS.empty_table)
+    """Every candidate source, in the order the walk found it."""
+    order: pa.Array = field(default_factory=lambda: pa.array([], pa.int64()))
+    """Rows of ``table`` to read, in source order: duplicate ids left out."""
+    rejected: list[Rejected] = field(default_factory=list)
+    input_files: int = 0
+
+    def __len__(self) -> int:
+        return len(self.order)
+
+    def ids(self):
+        """The sources' ids in source order, made a batch at a time."""
+        for start in range(0, len(self.order), _BATCH_ROWS):
+            yield from self.table["id"].take(self.order.slice(start, _BATCH_ROWS)).to_pylist()
+
+    def sources(self, span: range) -> list[Source]:
+        """The Sources at positions ``span`` of the source order."""
+        rows = self.table.take(self.order.slice(span.start, len(span))).to_pydict()
+        return [
+            Source(self.containers[c] + name.decode("utf-8", "surrogateescape"), relpath, ident, ordinal)  # os.fsdecode
+            if name is not None
+            else Source(self.containers[c], relpath, ident, ordinal, (offset, size))
+            for c, name, relpath, ident, ordinal, offset, size in zip(*rows.values())
+        ]
+
+
+class _Candidates:
+    """The walk's candidate sources, gathered in Python lists and turned into Arrow every _BATCH_ROWS."""
+
+    def __init__(self):
+        self.containers: dict[str, int] = {}
+        self.columns: tuple[list, ...] = tuple([] for _ in _COLUMNS.names)
+        self.chunks: tuple[list[pa.Array], ...] = tuple([] for _ in _COLUMNS.names)
+        self.archives: list[tuple[str, str]] = []
+        """(path, relpath) of the tar shards found, listed after the walk."""
+
+    def container(self, path: str) -> int:
+        """The number of a folder (``path`` ends with a separator) or a tar shard, for ``add``."""
+        return self.containers.setdefault(path, len(self.containers))
+
+    def add(self, container: int, name: str | None, relpath: str, member: tuple[int, int] | None = None) -> None:
+        ident, ordinal = identify(relpath)
+        containers, names, relpaths, ids, ordinals, offsets, sizes = self.columns
+        containers.append(container)
+        names.append(None if name is None else name.encode("utf-8", "surrogateescape"))  # os.fsencode on POSIX
+        relpaths.append(relpath)
+        ids.append(ident)
+        ordinals.append(ordinal)
+        offsets.append(None if member is None else member[0])
+        sizes.append(None if member is None else member[1])
+        if len(ids) >= _BATCH_ROWS:
+            self._flush()
+
+    def _flush(self) -> None:
+        for values, chunks, column in zip(self.columns, self.chunks, _COLUMNS):
+            chunks.append(pa.array(values, column.type, memory_pool=_POOL))
+            values.clear()
+
+    def table(self) -> pa.Table:
+        """All candidates, each column in one piece (``take`` on a column in many chunks copies all of it,
+        every time), made a column at a time so that only one column is ever held twice."""
+        self._flush()
+        columns = []
+        for chunks in self.chunks:
+            columns.append(pa.concat_arrays(chunks, memory_pool=_POOL))
+            chunks.clear()
+        return pa.Table.from_arrays(columns, schema=_COLUMNS)
+
+
+def plan(roots: list[str | Path], params: NormalizeParams, list_archives: Callable = map) -> Plan:
+    """Walk ``roots`` and decide, for every entry, read or reject. Several roots are prefixed by their names.
+
+    The tar shards found are listed after the walk, by ``list_archives(archives.listing, paths)``
+    (an ordered map: the normalize stage passes its workers', so shards are listed side by side).
+    """
+    roots = [Path(r) for r in roots]
+    if not roots:
+        raise BroadsheetError("no source folder given")
+    prefixes: dict[str, Path] = {}
+    for root in roots:
+        if not root.exists():
+            raise BroadsheetError(f"source folder {root} does not exist")
+        if not root.is_dir():
+            raise BroadsheetError(f"source {root} is not a folder")
+        prefix = root.resolve().name if len(roots) > 1 else ""
+        if prefix in prefixes:
+            raise BroadsheetError(f"source folders {prefixes[prefix]} and {root} have the same name {prefix!r}")
+        prefixes[prefix] = root
+    result = Plan()
+    candidates = _Candidates()
+    for prefix, root in prefixes.items():
+        _walk(root, [prefix] if prefix else [], os.path.realpath(root), params, candidates, result)
+    found = candidates.archives
+    for (path, relpath), (members, error) in zip(found, list_archives(archives.listing, [path for path, _ in found])):
+        _add_archive(path, relpath, members, error, params, candidates, result)
+    result.table = candidates.table()
+    result.containers = list(candidates.containers)
+    del candidates
+    result.order, duplicates = _source_order(result.table)
+    result.rejected += duplicates
+    result.rejected.sort(key=lambda r: r.path)
+    return result
+
+
+def _source_order(table: pa.Table) -> tuple[pa.Array, list[Rejected]]:
+    """Rows of ``table`` in source order (ordinal, unnamed files last, then relative path) without the rows
+    whose id an earlier row has; and those rows as Rejected, naming the row that keeps the id."""
+    order = pc.sort_indices(
+        table, [("ordinal", "ascending", "at_end"), ("relpath", "ascending", "at_end")], memory_pool=_POOL
+    )
+    ids = pc.take(table["id"], order, memory_pool=_POOL)
+    by_id = pc.sort_indices(ids, memory_pool=_POOL)  # stable: within an id, source order
+    grouped = pc.take(ids, by_id, memory_pool=_POOL)
+    repeated = pc.equal(grouped.slice(1), grouped.slice(0, max(len(grouped) - 1, 0)), memory_pool=_POOL)
+    del grouped
+    later = pc.filter(
+        by_id.slice(1), repeated, memory_pool=_POOL
+    ).to_numpy()  # positions in ``order`` of every id's later rows
+    del by_id, repeated
+    if not len(later):
+        return order, []
+    keep = np.ones(len(order), dtype=bool)
+    keep[later] = False
+    keeper: dict[str, str] = {}
+    duplicates = []
+    taken = pc.is_in(ids, value_set=pa.array(set(ids.take(pa.array(later)).to_pylist()), pa.string()))
+    for position in pc.indices_nonzero(taken).to_pylist():
+        ident, relpath = ids[position].as_py(), table["relpath"][order[position].as_py()].as_py()
+        if ident in keeper:
+            duplicates.append(Rejected(relpath, "duplicate_id", f"id {ident} already taken by {keeper[ident]}"))
+        else:
+            keeper[ident] = relpath
+    return pc.filter(order, pa.array(keep), memory_pool=_POOL), duplicates
+
+
+def _walk(directory: Path, parts: list[str], real_root: str, params, candidates: _Candidates, result: Plan) -> None:
+    try:
+        with os.scandir(directory) as entries:  # in no particular order: the plan sorts what it found
+            container = candidates.container(os.path.join(directory, ""))
+            for entry in entries:
+                _visit(entry, [*parts, entry.name], container, real_root, params, candidates, result)
+    except OSError as e:
+        result.input_files += 1
+        result.rejected.append(
+            Rejected(display_path(parts) or ".", "unreadable", f"folder cannot be listed: {reason(e)}")
+        )
+
+
+def _visit(
+    entry: os.DirEntry,
+    relparts: list[str],
+    container: int,
+    real_root: str,
+    params,
+    candidates: _Candidates,
+    result: Plan,
+) -> None:
+    relpath = display_path(relparts)
+    if entry.is_dir(follow_symlinks=False):
+        _walk(Path(entry.path), relparts, real_root, params, candidates, result)
+        return
+    outcome = _check_entry(entry, relpath, real_root)
+    if isinstance(outcome, Rejected):
+        result.input_files += 1
+        result.rejected.append(outcome)
+    elif _matcher(params.archives)(entry.name):
+        candidates.archives.append((entry.path, relpath))  # listed after the walk
+    else:
+        result.input_files += 1
+        if (rejected := _check_name_and_size(entry.name, relpath, outcome, params)) is not None:
+            result.rejected.append(rejected)
+        else:
+            candidates.add(container, entry.name, relpath)
+
+
+@functools.lru_cache
+def _matcher(patterns: tuple[str, ...]):
+    """One compiled regular expression for a tuple of glob patterns (fnmatch's, case-sensitive): its ``match``."""
+    return re.compile("|".join(fnmatch.translate(p) for p in patterns) or "(?!)", re.DOTALL).match
+
+
+def _check_entry(entry: os.DirEntry, relpath: str, real_root: str) -> Rejected | int:
+    """A Rejected for an entry that is no regular file inside the tree, else its size."""
+    if entry.is_symlink():
+        target = os.path.realpath(entry.path)
+        if os.path.commonpath([target, real_root]) != real_root:
+            return Rejected(relpath, "symlink_outside_tree", "link points outside the source folder")
+        if not os.path.exists(target):
+            return Rejected(relpath, "broken_symlink", "link points to nothing")
+        if os.path.isdir(target):
+            return Rejected(relpath, "symlink_to_directory", "linked folders are not followed")
+    try:
+        st = entry.stat()
+    except OSError as e:
+        return Rejected(relpath, "unreadable", reason(e))
+    if not stat.S_ISREG(st.st_mode):
+        return Rejected(relpath, "not_a_regular_file", "a device, pipe or socket")
+    return st.st_size
+
+
+def _check_name_and_size(name: str, relpath: str, size: int, params: NormalizeParams) -> Rejected | None:
+    if not _matcher(params.include)(name):
+        return Rejected(relpath, NOT_A_DOCUMENT, f"name matches none of {', '.join(params.include)}")
+    if size > params.max_file_bytes:
+        return Rejected(relpath, "too_large", f"{size} bytes > max_file_bytes {params.max_file_bytes}")
+    return None
+
+
+def _add_archive(
+    path: str,
+    relpath: str,
+    members: list[archives.Member],
+    error: Exception | None,
+    params: NormalizeParams,
+    candidates: _Candidates,
+    result: Plan,
+) -> None:
+    """Every member listed in the tar shard at ``path`` as a Source or a Rejected, from its headers alone.
+
+    A damaged shard (``error``) keeps the members listed before the damage and
+    adds one Rejected for the rest, like a folder that cannot be listed.
+    """
+    archive = candidates.container(path)
+    result.input_files += len(members)
+    for member in members:
+        outcome = _check_member(member, relpath, params)
+        if isinstance(outcome, Rejected):
+            result.rejected.append(outcome)
+        else:
+            candidates.add(archive, None, outcome, (member.offset, member.size))
+    if error is not None:
+        result.input_files += 1
+        detail = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
+        result.rejected.append(Rejected(relpath, "damaged_archive", f"{detail} (after {len(members)} members)"))
+
+
+def _check_member(member: archives.Member, archive: str, params: NormalizeParams) -> str | Rejected:
+    """The relative path of a tar member to read, or why it is not read."""
+    name = member.name
+    parts = [p for p in name.split("/") if p not in ("", ".")]
+    if name.startswith("/") or ".." in parts or not parts:
+        return Rejected(
+            display_path([archive, name]),
+            "unsafe_member_path",
+            f"member path {name!r} is absolute, empty or leaves the archive",
+        )
+    shown = display_path([archive, *parts])
+    if member.kind in (archives.SYMLINK, archives.HARDLINK):
+        return Rejected(
+            shown,
+            "link_in_archive",
+            f"a {'symbolic' if member.kind == archives.SYMLINK else 'hard'} link to {member.linkname!r}",
+        )
+    if member.kind != archives.REGULAR:
+        return Rejected(shown, "not_a_regular_file", "a device, pipe, sparse or other special member")
+    return _check_name_and_size(parts[-1], shown, member.size, params) or shown

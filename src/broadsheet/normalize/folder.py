@@ -1,0 +1,80 @@
+"""The normalize output's format, owned here: its file names, how they are written, and the reading API.
+
+```
+data/part-00000.parquet ...   the records (schemas/document), content-defined shards in source order
+rejects.parquet               files that gave no record, with a reason (schemas/reject)
+filtered.parquet              records the quality filters removed, with the measured value (schemas/filtered)
+metrics.json                  the accounting: input_files = documents + rejected + skipped + filtered
+shards.json                   the index of the shards, for reuse by the next run
+provenance.json               toolkit version, code hash and settings of the run (core.provenance)
+```
+Later stages read this folder only through ``shards``, ``metrics`` and ``provenance``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from broadsheet.core import provenance as _provenance
+from broadsheet.core import schema
+from broadsheet.core.errors import BroadsheetError
+from broadsheet.core.files import read_json
+from broadsheet.core.shards import PARQUET_OPTIONS
+
+DATA = "data"
+REJECTS = "rejects.parquet"
+FILTERED = "filtered.parquet"
+METRICS = "metrics.json"
+INDEX = "shards.json"
+
+
+def shard_name(index: int) -> str:
+    return f"{DATA}/part-{index:05d}.parquet"
+
+
+def write_table(path: Path, rows: Iterable, table_schema: schema.Schema) -> None:
+    """Rows (Rejected or Filtered values) as a Parquet table sorted by path, checked against ``table_schema``."""
+    ordered = sorted((r.row() for r in rows), key=lambda r: (r["path"], r["reason"]))
+    table = pa.Table.from_pylist(ordered, schema=table_schema.arrow)
+    table_schema.check(table)
+    pq.write_table(table, path, **PARQUET_OPTIONS)
+
+
+def _complete(folder: str | Path) -> Path:
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise BroadsheetError(f"normalized folder {folder} does not exist (run broadsheet normalize first)")
+    if not (folder / METRICS).is_file() or not (folder / DATA).is_dir():
+        raise BroadsheetError(f"{folder} is not a complete normalize output (no {METRICS} or {DATA}/)")
+    return folder
+
+
+def shards(folder: str | Path) -> list[Path]:
+    """The Parquet shards of a complete normalize output, in order, each checked to have the document schema."""
+    paths = sorted((_complete(folder) / DATA).glob("part-*.parquet"))
+    expected = schema.document()
+    for path in paths:
+        try:
+            found = pq.read_schema(path)
+        except (OSError, pa.ArrowException) as e:
+            raise BroadsheetError(f"{path} is not a readable Parquet file: {e}") from None
+        if not found.equals(expected.arrow, check_metadata=False):
+            version = (found.metadata or {}).get(b"broadsheet.schema", b"unknown").decode()
+            raise BroadsheetError(
+                f"{path} has schema {version}, not {expected.name}.v{expected.version}: run broadsheet normalize again"
+            )
+    return paths
+
+
+def metrics(folder: str | Path) -> dict:
+    """The accounting and counts of a complete normalize output."""
+    return read_json(_complete(folder) / METRICS)
+
+
+def provenance(folder: str | Path) -> dict:
+    """What made a complete normalize output: see ``core.provenance.record``."""
+    return read_json(_complete(folder) / _provenance.FILE)

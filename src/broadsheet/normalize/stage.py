@@ -1,0 +1,112 @@
+"""The normalize stage: source folders -> Parquet shards, a rejects table and metrics (format: ``folder``).
+
+The edges of the pure ``text.document.normalize_document``: the walk, the
+workers, progress, and writing the shards into a folder that replaces the old
+one only when complete.
+"""
+
+from __future__ import annotations
+
+import ctypes
+from pathlib import Path
+
+import pyarrow as pa
+
+from broadsheet import engines
+from broadsheet.core import provenance, schema
+from broadsheet.core.files import atomic_dir, check_apart, write_json
+from broadsheet.core.params import Params
+from broadsheet.core.progress import Progress
+from broadsheet.core.shards import spans
+from broadsheet.inputs import walk
+from broadsheet.normalize import folder as layout
+from broadsheet.normalize import reuse
+from broadsheet.normalize.tally import Tally
+from broadsheet.normalize.task import ShardResult, in_worker, init_worker, normalize_shard
+
+STAGE = "normalize"
+
+
+def run(
+    sources: list[str | Path],
+    out: str | Path,
+    params: Params | None = None,
+    *,
+    progress: bool = True,
+    fresh: bool = False,
+) -> dict:
+    """Normalise every file under the folders ``sources`` into ``out``; return the metrics (also in its metrics.json).
+
+    The sources are cut into content-defined shards before any is read; each
+    shard is one task for a worker (``params.compute``: local processes or Ray),
+    which reads, normalises and encodes it, so the shards depend neither on the
+    engine nor on the number of workers. Shards whose sources and normaliser
+    did not change are copied from the previous ``out`` unless ``fresh``.
+    """
+    params = params or Params()
+    check_apart(out, sources)  # before the walk: an output inside a source must not be read, let alone replaced
+    fingerprint = reuse.fingerprint(params.normalize, params.filter)
+    previous = {} if fresh else reuse.previous(Path(out))
+    initargs = (params.normalize, params.filter, fingerprint, frozenset(previous))
+    # The workers start first: they import while this process walks the sources, and list the tar shards.
+    with (
+        engines.pool(params.compute, init_worker, initargs) as ordered,
+        Progress(STAGE, "doc", enabled=progress) as bar,
+        atomic_dir(out) as folder,
+    ):
+        plan = walk.plan(sources, params.normalize, list_archives=ordered)
+        cuts = spans(plan.ids(), params.normalize.shard_rows)
+        release_memory()  # what sorting the plan took
+        bar.total = len(plan)
+        tally, index = Tally(), []
+
+        def again(position: int) -> ShardResult:  # a reused shard whose old file was changed or lost
+            return normalize_shard(plan.sources(cuts[position]), params.normalize, params.filter, fingerprint)
+
+        results = ordered(in_worker, map(plan.sources, cuts))
+        written = _write_shards(folder, results, previous, again, tally, index, bar)
+        tally.rejected.extend(plan.rejected)
+        layout.write_table(folder / layout.REJECTS, tally.rejected, schema.reject())
+        layout.write_table(folder / layout.FILTERED, tally.filtered, schema.filtered())
+        metrics = tally.metrics(written, plan.input_files)
+        write_json(folder / layout.METRICS, metrics)
+        write_json(folder / layout.INDEX, {"fingerprint": fingerprint, "shards": index})
+        write_json(folder / provenance.FILE, provenance.record(STAGE, params))
+    return metrics
+
+
+def _write_shards(folder: Path, results, previous: dict, again, tally: Tally, index: list[dict], bar: Progress) -> int:
+    """Write each shard's Parquet file as its result comes (a reused one from the previous output); return how many."""
+    (folder / layout.DATA).mkdir()
+    written = 0
+    for shard in results:
+        if shard.reused:
+            entry = previous[shard.key]
+            parquet = entry.parquet()
+            shard = ShardResult.from_index(entry.record, parquet) if parquet is not None else again(len(index))
+        file = layout.shard_name(written) if shard.rows else None
+        if file:
+            (folder / file).write_bytes(shard.parquet)
+            written += 1
+        index.append(shard.index_row(file))
+        tally.add(shard)
+        bar.update(shard.files)
+    return written
+
+
+def release_memory() -> None:
+    """Give memory freed by Arrow and by malloc back to the system.
+
+    Arrow's allocator and glibc keep freed pages for reuse: after the plan is
+    sorted that is memory the main process will not use again. (Not after every
+    shard in a worker: the next shard would fault the same pages back in.)
+    """
+    pa.default_memory_pool().release_unused()
+    if _LIBC is not None:
+        _LIBC.malloc_trim(0)
+
+
+try:
+    _LIBC = ctypes.CDLL("libc.so.6")  # glibc: malloc_trim; elsewhere there is nothing to trim this way
+except OSError:
+    _LIBC = None

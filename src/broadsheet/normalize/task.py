@@ -1,0 +1,155 @@
+"""One task of the normalize stage: the sources of one content-defined shard -> the shard's Parquet bytes.
+
+It runs in a worker (a local process or a Ray task): reads each source,
+normalises and filters it, and encodes the records. Unless the shard's key is
+one the previous output already holds: then only the key goes back.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+from dataclasses import dataclass
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from broadsheet.core import schema
+from broadsheet.core.columns import value_counts
+from broadsheet.core.params import FilterParams, NormalizeParams
+from broadsheet.core.shards import PARQUET_OPTIONS
+from broadsheet.core.values import Filtered, Rejected, Source
+from broadsheet.inputs.read import read
+from broadsheet.normalize import reuse
+from broadsheet.text import quality
+from broadsheet.text.document import normalize_document
+
+ROW_GROUP_ROWS = 1000
+COUNTED = ("flags", "encoding", "lang")
+"""The record columns whose values metrics.json counts."""
+
+
+@dataclass(frozen=True)
+class ShardResult:
+    """What one shard's sources became: the shard as Parquet bytes, what was turned away, and counts."""
+
+    key: str
+    """reuse.shard_key of the shard's sources."""
+    parquet: bytes
+    """The shard's Parquet file; empty when no source became a record (or when ``reused``)."""
+    sha256: str | None
+    """Of ``parquet``; None when it is empty."""
+    rows: int
+    rejected: list[Rejected]
+    filtered: list[Filtered]
+    counts: dict[str, Counter]
+    """Value counts of the records' COUNTED columns, for metrics.json."""
+    reused: bool = False
+    """The previous output holds this shard (same key): take it from there."""
+
+    @property
+    def files(self) -> int:
+        return self.rows + len(self.rejected) + len(self.filtered)
+
+    def index_row(self, file: str | None) -> dict:
+        """This shard's row of the output's index (folder.INDEX), ``file`` being where its Parquet file went."""
+        return {
+            "key": self.key,
+            "file": file,
+            "sha256": self.sha256,
+            "rows": self.rows,
+            "rejected": [r.row() for r in self.rejected],
+            "filtered": [f.row() for f in self.filtered],
+            "counts": self.counts,
+        }
+
+    @classmethod
+    def from_index(cls, row: dict, parquet: bytes) -> ShardResult:
+        return cls(
+            row["key"],
+            parquet,
+            row["sha256"],
+            row["rows"],
+            [Rejected(**r) for r in row["rejected"]],
+            [Filtered(**f) for f in row["filtered"]],
+            {k: Counter(v) for k, v in row["counts"].items()},
+        )
+
+
+def normalize_shard(
+    shard: list[Source],
+    params: NormalizeParams,
+    filters: FilterParams,
+    fingerprint: str = "",
+    known: frozenset = frozenset(),
+) -> ShardResult:
+    """Read, normalise and filter the sources of one shard, and encode the shard.
+
+    Unless the shard's key is ``known`` (the previous output has it): then only the key is sent back.
+    The records become Arrow and a Parquet row group ROW_GROUP_ROWS sources at a time, so a
+    worker holds that many documents as Python objects, whatever the shard's length; with
+    nothing ``known`` (a first or fresh run) it holds no more raw files than that either.
+    """
+    held: list | None = None
+    contents: list[str] = []
+    if known:  # whether to normalise at all depends on the key: read and hash the whole shard first
+        held = [read(source, params.max_file_bytes) for source in shard]
+        contents = [_content(raw) for raw in held]
+        if (key := reuse.shard_key(fingerprint, shard, contents)) in known:
+            return ShardResult(key, b"", None, 0, [], [], {}, reused=True)
+    doc = schema.document()
+    rejected, filtered, rows = [], [], 0
+    counts = {column: Counter() for column in COUNTED}
+    sink = pa.BufferOutputStream()
+    with pq.ParquetWriter(sink, doc.arrow, **PARQUET_OPTIONS) as writer:
+        for start in range(0, len(shard), ROW_GROUP_ROWS):
+            records = []
+            for i in range(start, min(start + ROW_GROUP_ROWS, len(shard))):
+                if held is None:  # each file read as its turn comes
+                    raw = read(shard[i], params.max_file_bytes)
+                    contents.append(_content(raw))
+                else:
+                    raw, held[i] = held[i], None  # let the bytes go as their records come
+                result = raw if isinstance(raw, Rejected) else normalize_document(raw, shard[i], params, contents[i])
+                if isinstance(result, Rejected):
+                    rejected.append(result)
+                elif (removed := quality.check(result, filters)) is not None:
+                    filtered.append(removed)
+                else:
+                    records.append(result)
+            if records:
+                batch = pa.RecordBatch.from_pylist(records, schema=doc.arrow)
+                doc.check(batch)
+                _count(batch, counts)
+                writer.write_batch(batch)
+                rows += len(records)
+    parquet = sink.getvalue().to_pybytes() if rows else b""
+    sha256 = hashlib.sha256(parquet).hexdigest() if rows else None
+    key = reuse.shard_key(fingerprint, shard, contents)  # all contents are known only now, on a first run
+    return ShardResult(key, parquet, sha256, rows, rejected, filtered, counts)
+
+
+def _content(raw: bytes | Rejected) -> str:
+    """What the shard key takes of a source: the sha256 of its bytes, or why they were not had."""
+    return hashlib.sha256(raw).hexdigest() if isinstance(raw, bytes) else f"{raw.reason}: {raw.detail}"
+
+
+def _count(batch: pa.RecordBatch, counts: dict[str, Counter]) -> None:
+    """Add the value counts of ``batch``'s flags, encodings and languages to ``counts``."""
+    counts["flags"].update(value_counts(pc.list_flatten(batch.column("flags"))))
+    counts["encoding"].update(value_counts(pc.struct_field(batch.column("source"), "encoding")))
+    counts["lang"].update(value_counts(pc.fill_null(batch.column("lang"), "unknown")))
+
+
+_worker_args: tuple | None = None
+
+
+def init_worker(*args) -> None:
+    """Keep the settings every task of this worker uses (a worker's initializer)."""
+    global _worker_args
+    _worker_args = args
+
+
+def in_worker(shard: list[Source]) -> ShardResult:
+    return normalize_shard(shard, *_worker_args)

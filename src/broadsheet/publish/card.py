@@ -1,0 +1,137 @@
+"""The dataset card: README.md with Hugging Face YAML metadata, rendered from ``templates/card.md.j2``.
+
+The YAML header is written by a YAML serializer and every piece of text in the
+body goes through an escaping filter, so titles full of quotes, colons or angle
+brackets break neither. No timestamps: the same folder gives the same card.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from functools import lru_cache
+from importlib import resources
+
+import yaml
+
+from broadsheet.core import provenance
+from broadsheet.core.params import SPLITS, CardParams
+from broadsheet.core.schema import Schema
+from broadsheet.publish import layout
+
+EXAMPLE_TEXT_CHARS = 600
+EXAMPLE_RELATED = 3
+
+
+def size_category(n: int) -> str:
+    for limit, label in ((1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"), (1_000_000, "100K<n<1M")):
+        if n < limit:
+            return label
+    return "1M<n<10M" if n < 10_000_000 else "n>10M"
+
+
+def md(text) -> str:
+    """Text safe inside a Markdown paragraph or table cell."""
+    return html.escape(str(text), quote=False).replace("|", "\\|").replace("\n", " ")
+
+
+def _pre(text: str) -> str:
+    """Text safe inside an HTML <pre> block."""
+    return html.escape(text, quote=False)
+
+
+@lru_cache(maxsize=1)
+def _template():
+    import jinja2
+
+    text = (resources.files("broadsheet.publish") / "templates" / "card.md.j2").read_text(encoding="utf-8")
+    environment = jinja2.Environment(
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        undefined=jinja2.StrictUndefined,
+        autoescape=False,
+    )
+    environment.filters.update(md=md, pre=_pre, yaml=_yaml, sorted_yaml=_sorted_yaml)
+    return environment.from_string(text)
+
+
+def _yaml(data) -> str:
+    return yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=100)
+
+
+def _sorted_yaml(data) -> str:
+    """YAML with sorted keys: the same text whether ``data`` was just made or read back from a JSON file."""
+    return yaml.safe_dump(data, sort_keys=True, allow_unicode=True, width=100)
+
+
+def front_matter(info, card: CardParams, metrics: dict) -> dict:
+    """The card's YAML metadata, as the Hub reads it (``configs`` point at the Parquet export)."""
+    languages = sorted(lang for lang in metrics.get("documents_by_language", {}) if lang != "unknown")
+    return {
+        "pretty_name": card.pretty_name,
+        "license": card.license,
+        **({"language": languages} if languages else {}),
+        "size_categories": [size_category(metrics["documents"])],
+        "configs": [
+            {
+                "config_name": "default",
+                "data_files": [{"split": split, "path": layout.export_pattern(split)} for split in SPLITS],
+            }
+        ],
+        "dataset_info": {"config_name": "default", **info._to_yaml_dict()},
+    }
+
+
+def _example(row: dict | None) -> str | None:
+    """The example record as JSON text, its text and related headlines shortened."""
+    if row is None:
+        return None
+    shown = dict(row)
+    if len(shown["text"]) > EXAMPLE_TEXT_CHARS:
+        shown["text"] = shown["text"][:EXAMPLE_TEXT_CHARS] + " [...]"
+    shown["related"] = shown["related"][:EXAMPLE_RELATED] + (
+        ["[...]"] if len(shown["related"]) > EXAMPLE_RELATED else []
+    )
+    return json.dumps(shown, indent=2, ensure_ascii=False)
+
+
+def _versions(changelog: str) -> str | None:
+    """The changelog's release sections, one heading level down; None before the first release."""
+    sections = changelog.split("\n## ", 1)
+    if len(sections) < 2:
+        return None
+    return "### " + sections[1].replace("\n## ", "\n### ").strip()
+
+
+def _without_card_text(settings: dict) -> dict:
+    publish = {k: v for k, v in settings.get("publish", {}).items() if k != "card"}
+    return {**settings, "publish": publish} if "publish" in settings else settings
+
+
+def render(
+    info,
+    card: CardParams,
+    metrics: dict,
+    doc: Schema,
+    changelog: str = "",
+    example: dict | None = None,
+    stages: list[dict] = (),
+) -> str:
+    """The card's full text for a published DatasetDict described by ``info`` (a ``datasets.DatasetInfo``).
+
+    ``example``: a record to show; ``stages``: the provenance records of the stages that made the folder.
+    """
+    languages = sorted(metrics["documents_by_language"].items(), key=lambda kv: -kv[1])
+    return _template().render(
+        front_matter=front_matter(info, card, metrics),
+        card=card,
+        metrics=metrics,
+        languages=languages,
+        schema=doc,
+        example=_example(example),
+        splits=SPLITS,
+        stages=stages,
+        settings=_without_card_text(provenance.merged_settings(stages)),
+        versions=_versions(changelog),
+    )

@@ -1,0 +1,175 @@
+"""The published folder's format, owned here: every file name in it, the writers of its shards, and reading it.
+
+```
+dataset_dict.json                      the save_to_disk layout of a DatasetDict (load_from_disk)
+{split}/data-0000i-of-0000N.arrow      content-defined Arrow shards of each split
+{split}/state.json, dataset_info.json  what datasets reads beside them (a content-derived fingerprint)
+data/{split}-0000i-of-0000N.parquet    the same rows, in the Hub's layout (load_dataset, pandas, polars, duckdb)
+manifest/part-0000i.parquet            per document: id, split, hashes (schemas/manifest; what diff compares)
+README.md                              the dataset card
+croissant.json                         MLCommons Croissant description of the Parquet export
+metrics.json                           the accounting and corpus statistics
+plots/                                 the plot data dvc plots renders
+provenance.json                        toolkit version, code hash and settings of this stage and those before it
+```
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from broadsheet.core import schema
+from broadsheet.core.files import sha256_file, write_json
+from broadsheet.core.params import SPLITS, PublishParams
+from broadsheet.core.shards import PARQUET_OPTIONS, ShardWriter, parquet_writer
+from broadsheet.publish import manifest
+
+DATASET_DICT = "dataset_dict.json"
+STATE = "state.json"
+DATASET_INFO = "dataset_info.json"
+EXPORT = "data"
+MANIFEST = "manifest"
+CARD = "README.md"
+CROISSANT = "croissant.json"
+METRICS = "metrics.json"
+PLOTS = "plots"
+
+
+def export_pattern(split: str) -> str:
+    """The Hub's data_files pattern of a split's Parquet files, relative to the folder."""
+    return f"{EXPORT}/{split}-*.parquet"
+
+
+def arrow_files(folder: Path, split: str) -> list[Path]:
+    return sorted((folder / split).glob("data-*.arrow"))
+
+
+def parquet_files(folder: Path, split: str) -> list[Path]:
+    return sorted(folder.glob(export_pattern(split)))
+
+
+def manifest_files(folder: Path) -> list[Path]:
+    return sorted((folder / MANIFEST).glob("part-*.parquet"))
+
+
+def read_arrow(path: Path) -> pa.Table:
+    with pa.memory_map(str(path)) as source:
+        return pa.ipc.open_stream(source).read_all()
+
+
+def first_record(folder: Path) -> dict | None:
+    """The first record in source order of the first non-empty split: the card's example."""
+    for split in SPLITS:
+        files = arrow_files(folder, split)
+        table = read_arrow(files[0]) if files else None
+        if table is not None and table.num_rows:
+            return table.slice(0, 1).to_pylist()[0]
+    return None
+
+
+def hf_schema(doc: schema.Schema, features) -> pa.Schema:
+    """The document schema with the ``huggingface`` metadata ``datasets`` reads its Features from."""
+    hf = json.dumps({"info": {"features": features.to_dict()}}, sort_keys=True)
+    return doc.arrow.with_metadata({**doc.arrow.metadata, b"huggingface": hf.encode()})
+
+
+def _split_writer(folder: Path, export: Path, split: str, arrow_schema: pa.Schema):
+    """Shard i of a split: ``folder/part-i.arrow`` for ``load_from_disk``, and the same rows as
+    ``export/{split}-part-i.parquet`` for the Hub's layout; both renamed once the count is known."""
+
+    def write(table: pa.Table, index: int) -> Path:
+        table = table.replace_schema_metadata(arrow_schema.metadata)
+        path = folder / f"part-{index:05d}.arrow"
+        with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_stream(sink, arrow_schema) as stream:
+            # A stream with no batch loads as a column of zero chunks, which ``datasets`` cannot cast.
+            stream.write_batch(
+                table.to_batches()[0] if table.num_rows else pa.RecordBatch.from_pylist([], arrow_schema)
+            )
+        pq.write_table(table, export / f"{split}-part-{index:05d}.parquet", **PARQUET_OPTIONS)
+        return path
+
+    return write
+
+
+def _finish_split(folder: Path, export: Path, split: str, writer: ShardWriter, arrow_schema: pa.Schema):
+    """Close the split's shards (one empty shard for an empty split: ``datasets`` cannot load zero files), name them
+    ``data-0000i-of-0000N.arrow`` and ``data/{split}-0000i-of-0000N.parquet``; return the Arrow files and row counts."""
+    parts, lengths = writer.close(), writer.lengths
+    if not parts:
+        parts, lengths = [writer.write(arrow_schema.empty_table(), 0)], [0]
+    final = []
+    for i, part in enumerate(parts):
+        name = f"{i:05d}-of-{len(parts):05d}"
+        final.append(part.rename(folder / f"data-{name}.arrow"))
+        (export / f"{split}-part-{i:05d}.parquet").rename(export / f"{split}-{name}.parquet")
+    return final, lengths
+
+
+def _state(split: str, files: list[Path]) -> dict:
+    digest = hashlib.sha256("".join(sha256_file(p) for p in files).encode()).hexdigest()
+    return {
+        "_data_files": [{"filename": p.name} for p in files],
+        "_fingerprint": digest[:16],
+        "_format_columns": None,
+        "_format_kwargs": {},
+        "_format_type": None,
+        "_output_all_columns": False,
+        "_split": split,
+    }
+
+
+def _split_info(name: str, files: list[Path], lengths: list[int]):
+    from datasets import SplitInfo
+
+    return SplitInfo(
+        name=name, num_bytes=sum(p.stat().st_size for p in files), num_examples=sum(lengths), shard_lengths=lengths
+    )
+
+
+class Writers:
+    """The content-defined shard writers of the three splits and of the manifest."""
+
+    def __init__(self, folder: Path, params: PublishParams, arrow_schema: pa.Schema):
+        doc = schema.document()
+        self.folder, self.arrow_schema = folder, arrow_schema
+        self.export = folder / EXPORT
+        self.export.mkdir()
+        self.splits = {}
+        for split in SPLITS:
+            (folder / split).mkdir()
+            self.splits[split] = ShardWriter(
+                doc, params.shard_rows, _split_writer(folder / split, self.export, split, arrow_schema)
+            )
+        (folder / MANIFEST).mkdir()
+        document_schema = {"broadsheet.document_schema": doc.arrow.metadata[b"broadsheet.schema"].decode()}
+        self.manifest = ShardWriter(
+            schema.manifest(),
+            params.shard_rows * manifest.SHARD_FACTOR,
+            parquet_writer(folder / MANIFEST, document_schema),
+        )
+
+    def add(self, batch: pa.RecordBatch, assigned: pa.Array) -> None:
+        self.manifest.add(manifest.batch(batch, assigned))
+        for split, writer in self.splits.items():
+            part = batch.filter(pc.equal(assigned, split))
+            if part.num_rows:
+                writer.add(part)
+
+    def close(self):
+        """Finish every shard and write each split's state.json; return the SplitDict."""
+        from datasets import SplitDict
+
+        if not self.manifest.close():  # an empty corpus still has a manifest to diff against
+            self.manifest.write(schema.manifest().arrow.empty_table(), 0)
+        split_dict = SplitDict()
+        for split, writer in self.splits.items():
+            files, lengths = _finish_split(self.folder / split, self.export, split, writer, self.arrow_schema)
+            split_dict.add(_split_info(split, files, lengths))
+            write_json(self.folder / split / STATE, _state(split, files))
+        return split_dict

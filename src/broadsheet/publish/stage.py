@@ -1,0 +1,158 @@
+"""The publish stage: normalised shards -> a ``DatasetDict`` in the ``save_to_disk`` layout, and more (``layout``).
+
+Rows keep source order, less the duplicates dedup decided to drop; each goes
+to the split its id hashes to; each split is cut into content-defined shards,
+written both as Arrow (``load_from_disk``) and as Parquet in the Hub's layout
+(``load_dataset``). The files ``datasets`` reads beside them carry a
+fingerprint derived from the shards' bytes, so nothing in the output depends
+on paths, times or machines. Beside them: the manifest (for diffs), metrics,
+plot data, the card and ``croissant.json``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from broadsheet.core import provenance, schema
+from broadsheet.core.errors import BroadsheetError
+from broadsheet.core.files import atomic_dir, check_apart, read_json, sha256_file, write_json
+from broadsheet.core.params import SPLITS, Params, PublishParams
+from broadsheet.core.progress import Progress
+from broadsheet.dedup import folder as dedup_folder
+from broadsheet.normalize import folder as normalized_folder
+from broadsheet.publish import card, changelog, croissant, layout
+from broadsheet.publish.splits import split_of
+from broadsheet.publish.stats import Stats, write_plots
+
+STAGE = "publish"
+READ_BATCH_ROWS = 4096
+
+
+@dataclass(frozen=True)
+class Inputs:
+    normalized: str | Path
+    """A normalize output."""
+    duplicates: str | Path | None = None
+    """A dedup output: its duplicates are left out as ``dedup.drop`` says (exact | near | none)."""
+    changelog: str | Path | None = None
+    """A CHANGELOG.md whose sections become the card's "Versions" section."""
+
+
+def run(inputs: Inputs | str | Path, out: str | Path, params: Params | None = None, *, progress: bool = True) -> dict:
+    """Publish ``inputs`` (or just a normalize output) into ``out``; return the metrics (also in its metrics.json)."""
+    params = params or Params()
+    inputs = inputs if isinstance(inputs, Inputs) else Inputs(inputs)
+    paths = normalized_folder.shards(inputs.normalized)
+    check_apart(out, [inputs.normalized, *([inputs.duplicates] if inputs.duplicates else [])])
+    dropped = dedup_folder.dropped(inputs.duplicates, params.dedup.drop) if inputs.duplicates else {}
+    versions = changelog.read(inputs.changelog)
+    upstream = [normalized_folder.provenance(inputs.normalized)]
+    if inputs.duplicates:
+        upstream.append(dedup_folder.provenance(inputs.duplicates))
+    record = {**provenance.record(STAGE, params), "upstream": upstream}
+    doc = schema.document()
+    with atomic_dir(out) as folder:
+        split_dict, stats, left_out = _write_splits(folder, paths, dropped, params.publish, doc, progress)
+        info = _dataset_info(split_dict, params.publish, doc)
+        _write_dataset_info(folder, info)
+        accounting = _accounting(normalized_folder.metrics(inputs.normalized), split_dict.total_num_examples, left_out)
+        metrics = {**accounting, **stats.metrics(), "splits": _split_metrics(split_dict)}
+        write_json(folder / layout.METRICS, metrics)
+        exports = {
+            split: [(p.relative_to(folder), sha256_file(p)) for p in layout.parquet_files(folder, split)]
+            for split in SPLITS
+        }
+        write_json(
+            folder / layout.CROISSANT,
+            croissant.describe(params.publish.card, changelog.latest_release(versions), exports, doc),
+        )
+        write_plots(folder / layout.PLOTS, stats)
+        write_json(folder / provenance.FILE, record)
+        text = card.render(
+            info, params.publish.card, metrics, doc, versions, layout.first_record(folder), _stages(record)
+        )
+        (folder / layout.CARD).write_text(text, encoding="utf-8")
+    return metrics
+
+
+def _write_splits(
+    folder: Path, paths: list[Path], dropped: dict, params: PublishParams, doc: schema.Schema, progress: bool
+):
+    """Every record not ``dropped`` into its split's shards and the manifest; the SplitDict, Stats, and how many
+    were left out."""
+    writers = layout.Writers(folder, params, layout.hf_schema(doc, doc.features()))
+    stats, left_out = Stats(), 0
+    with Progress(STAGE, "shard", total=len(paths), enabled=progress) as bar:
+        for path in paths:
+            for batch in pq.ParquetFile(path).iter_batches(batch_size=READ_BATCH_ROWS):
+                batch = pa.RecordBatch.from_arrays(batch.columns, schema=doc.arrow)
+                ids = batch.column("id").to_pylist()
+                if dropped:
+                    keep = [i not in dropped for i in ids]
+                    left_out += keep.count(False)
+                    batch, ids = batch.filter(pa.array(keep)), [i for i, k in zip(ids, keep) if k]
+                writers.add(batch, pa.array([split_of(i, params.splits) for i in ids], pa.string()))
+                stats.add(batch)
+            bar.update(1)
+    return writers.close(), stats, left_out
+
+
+def _dataset_info(split_dict, params: PublishParams, doc: schema.Schema):
+    from datasets import DatasetInfo
+
+    return DatasetInfo(
+        description=params.card.description,
+        citation=params.card.citation,
+        homepage=params.card.homepage,
+        license=params.card.license,
+        features=doc.features(),
+        splits=split_dict,
+        dataset_size=sum(s.num_bytes for s in split_dict.values()),
+    )
+
+
+def _write_dataset_info(folder: Path, info) -> None:
+    from datasets.utils.py_utils import asdict
+
+    for split in SPLITS:
+        write_json(folder / split / layout.DATASET_INFO, asdict(info), sort_keys=False)  # features keep column order
+    write_json(folder / layout.DATASET_DICT, {"splits": list(SPLITS)})
+
+
+def _split_metrics(split_dict) -> dict:
+    return {
+        s.name: {"rows": s.num_examples, "bytes": s.num_bytes, "shards": len(s.shard_lengths)}
+        for s in split_dict.values()
+    }
+
+
+def _accounting(upstream: dict, published: int, deduplicated: int) -> dict:
+    """Where every input file went: ``input_files = documents + rejected + skipped + filtered + deduplicated``."""
+    counts = {key: upstream[key] for key in ("input_files", "rejected", "skipped", "filtered")}
+    counts.update(documents=published, deduplicated=deduplicated)
+    if counts["input_files"] != published + deduplicated + counts["rejected"] + counts["skipped"] + counts["filtered"]:
+        raise BroadsheetError(f"the normalize output and the dedup decisions do not add up: {counts}; run dvc repro")
+    return counts
+
+
+def _stages(record: dict) -> list[dict]:
+    """The provenance records of every stage that made a published folder, in pipeline order."""
+    return [*record.get("upstream", []), {k: v for k, v in record.items() if k != "upstream"}]
+
+
+def render_card(folder: str | Path, params: PublishParams, changelog_path: str | Path | None = None) -> str:
+    """The card of the published ``folder``, rendered again from its own files and ``params`` (the card's text)."""
+    from datasets import DatasetInfo
+
+    folder = Path(folder)
+    if not (folder / layout.DATASET_DICT).is_file():
+        raise BroadsheetError(f"{folder} is not a published dataset (no {layout.DATASET_DICT})")
+    info = DatasetInfo.from_dict(read_json(folder / SPLITS[0] / layout.DATASET_INFO))
+    metrics = read_json(folder / layout.METRICS)
+    stages = _stages(read_json(folder / provenance.FILE))
+    versions = changelog.read(changelog_path)
+    return card.render(info, params.card, metrics, schema.document(), versions, layout.first_record(folder), stages)

@@ -1,0 +1,137 @@
+"""`broadsheet validate PATH`: check a published folder end to end, one line per problem.
+
+Four checks, each on its own: every Arrow and Parquet shard against the schema
+(and its texts against their hashes, and the two copies against each other);
+the manifest against the shards; the sha256 of every file ``croissant.json``
+names; the card's YAML and its row counts.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import yaml
+
+from broadsheet.core import schema
+from broadsheet.core.errors import BroadsheetError
+from broadsheet.core.files import sha256_file
+from broadsheet.core.params import SPLITS
+from broadsheet.publish import layout
+
+Rows = dict[str, list[tuple[str, str]]]
+"""Split -> (id, text_sha256) of each of its rows, from the Arrow shards."""
+
+
+def validate(folder: str | Path) -> list[str]:
+    """The problems found in the published folder ``folder``; empty when it is sound."""
+    folder = Path(folder)
+    if not (folder / layout.DATASET_DICT).is_file():
+        return [f"{folder}: not a published dataset (no {layout.DATASET_DICT})"]
+    problems: list[str] = []
+    rows = check_shards(folder, problems)
+    check_manifest(folder, rows, problems)
+    check_croissant(folder, problems)
+    check_card(folder, rows, problems)
+    return problems
+
+
+def _read(path: Path, problems: list[str]) -> pa.Table | None:
+    try:
+        return layout.read_arrow(path) if path.suffix == ".arrow" else pq.read_table(path)
+    except (OSError, pa.ArrowException) as e:
+        problems.append(f"{path}: unreadable: {str(e).splitlines()[0]}")
+        return None
+
+
+def _check_schema(path: Path, table: pa.Table, expected: schema.Schema, problems: list[str]) -> bool:
+    try:
+        expected.check(table)
+    except BroadsheetError as e:  # a schema mismatch, or a null where none may be
+        problems.append(f"{path}: {e}")
+        return False
+    return True
+
+
+def _split_table(paths: list[Path], missing: str, problems: list[str]) -> pa.Table | None:
+    """All rows of one copy of a split (``paths``: its Arrow files or its Parquet files), each file checked."""
+    if not paths:
+        problems.append(missing)
+    doc = schema.document()
+    tables = []
+    for path in paths:
+        table = _read(path, problems)
+        if table is None or not _check_schema(path, table, doc, problems):
+            continue
+        texts, digests = table.column("text").to_pylist(), table.column("text_sha256").to_pylist()
+        bad = sum(hashlib.sha256(t.encode("utf-8")).hexdigest() != d for t, d in zip(texts, digests))
+        if bad:
+            problems.append(f"{path}: {bad} text(s) do not match their text_sha256")
+        tables.append(table.cast(doc.arrow))
+    return pa.concat_tables(tables) if tables and len(tables) == len(paths) else None
+
+
+def check_shards(folder: Path, problems: list[str]) -> Rows:
+    """Both copies of every split: schema, text hashes, and the Parquet export equal to the Arrow files."""
+    rows: Rows = {}
+    for split in SPLITS:
+        arrow = _split_table(layout.arrow_files(folder, split), f"{folder}: no arrow files for split {split}", problems)
+        parquet = _split_table(
+            layout.parquet_files(folder, split), f"{folder}: no parquet files for split {split}", problems
+        )
+        if arrow is not None and parquet is not None and not arrow.equals(parquet):
+            problems.append(f"{folder / layout.EXPORT}: the Parquet export of {split} differs from {split}/*.arrow")
+        rows[split] = (
+            list(zip(arrow.column("id").to_pylist(), arrow.column("text_sha256").to_pylist())) if arrow else []
+        )
+    return rows
+
+
+def check_manifest(folder: Path, rows: Rows, problems: list[str]) -> None:
+    """The manifest lists exactly the documents of the shards, with their splits and text hashes."""
+    listed = []
+    for path in layout.manifest_files(folder):
+        table = _read(path, problems)
+        if table is not None and _check_schema(path, table, schema.manifest(), problems):
+            listed += [
+                (r["id"], r["split"], r["text_sha256"])
+                for r in table.select(["id", "split", "text_sha256"]).to_pylist()
+            ]
+    present = [(doc_id, split, digest) for split, pairs in rows.items() for doc_id, digest in pairs]
+    if sorted(listed) != sorted(present):
+        problems.append(
+            f"{folder / layout.MANIFEST}: lists {len(listed)} documents, "
+            f"the shards hold {len(present)} or differ in split or text"
+        )
+
+
+def check_croissant(folder: Path, problems: list[str]) -> None:
+    """Every file ``croissant.json`` describes exists and has the sha256 it states."""
+    croissant = folder / layout.CROISSANT
+    try:
+        described = json.loads(croissant.read_text(encoding="utf-8"))
+        for item in described.get("distribution", []):
+            if item.get("@type") == "cr:FileObject":
+                path = folder / item["contentUrl"]
+                if not path.is_file():
+                    problems.append(f"{croissant}: {item['contentUrl']} does not exist")
+                elif sha256_file(path) != item.get("sha256"):
+                    problems.append(f"{croissant}: sha256 of {item['contentUrl']} does not match the file")
+    except (OSError, ValueError, KeyError) as e:
+        problems.append(f"{croissant}: unreadable: {e}")
+
+
+def check_card(folder: Path, rows: Rows, problems: list[str]) -> None:
+    """The card has YAML metadata whose row counts are the shards'."""
+    card = folder / layout.CARD
+    try:
+        front = yaml.safe_load(card.read_text(encoding="utf-8").split("---\n")[1])
+        counts = {s["name"]: s["num_examples"] for s in front["dataset_info"]["splits"]}
+        for split, pairs in rows.items():
+            if counts.get(split) != len(pairs):
+                problems.append(f"{card}: says {counts.get(split)} rows in {split}, the shards hold {len(pairs)}")
+    except (OSError, IndexError, KeyError, TypeError, yaml.YAMLError) as e:
+        problems.append(f"{card}: no valid YAML metadata: {type(e).__name__} {e}")

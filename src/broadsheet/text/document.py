@@ -1,0 +1,93 @@
+"""Raw bytes of one file to one record (or a Rejected): a pure function.
+
+decode -> newlines -> clean-up (controls, Unicode, white space) -> sections ->
+mojibake repair of each piece -> dateline -> language -> the record dict, in
+the field order of ``schemas/document.v1.json``. Every change made to the text
+is named in the record's ``flags``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+from broadsheet.core.params import NormalizeParams
+from broadsheet.core.values import Rejected, Source
+from broadsheet.text.clean import clean_text, fix_mojibake, has_control_chars, normalize_newlines
+from broadsheet.text.decode import Undecodable, decode
+from broadsheet.text.lang import detect as detect_language
+from broadsheet.text.parse import split_dateline, split_sections
+
+
+def _repair_mojibake(title: str, paragraphs: list[str], related: list[str], params: NormalizeParams):
+    """Mojibake repair piece by piece, once the structure is known, so that a second pass finds the same pieces."""
+    flags: list[str] = []
+
+    def repair(piece: str) -> str:
+        fixed, changed = fix_mojibake(piece)
+        if changed:
+            flags.extend(changed)
+            fixed, _ = clean_text(fixed, params.fix_acute_apostrophe)  # what ftfy restored (an NBSP, say)
+        return fixed
+
+    paragraphs = [p for p in map(repair, paragraphs) if p]
+    return repair(title), paragraphs, [h for h in map(repair, related) if h], flags
+
+
+def _may_hold_mojibake(raw: bytes, encoding: str) -> bool:
+    """False when the text cannot hold what ``fix_mojibake`` looks for (a character U+00C2-U+00F4).
+
+    In UTF-8 each of those is encoded with the lead byte 0xC3, so a byte search
+    rules most documents out far faster than a regex scan of their text.
+    """
+    return encoding != "utf-8" or b"\xc3" in raw
+
+
+def normalize_document(
+    raw: bytes, source: Source, params: NormalizeParams, raw_sha256: str | None = None
+) -> dict | Rejected:
+    """The record for ``raw``, the bytes of ``source``; or why it is not one (``raw_sha256``: its hash, if known)."""
+    decoded = decode(raw, params.legacy_encodings, params.max_mess_ratio)
+    if isinstance(decoded, Undecodable):
+        return Rejected(source.relpath, decoded.reason, decoded.detail)
+    text, newline_flags = normalize_newlines(decoded.text)
+    if params.control_chars == "reject" and has_control_chars(text):
+        return Rejected(source.relpath, "control_chars", "control characters in text (normalize.control_chars: reject)")
+    text, clean_flags = clean_text(text, params.fix_acute_apostrophe)
+    if not text.strip():
+        return Rejected(source.relpath, "whitespace_only", f"{len(raw)} bytes of white space")
+    sections = split_sections(text.split("\n"))
+    if sections is None:
+        return Rejected(source.relpath, "no_title", "the first non-blank line is the '-' separator")
+    title, paragraphs, related = sections.title, sections.paragraphs, sections.related
+    if params.fix_mojibake and _may_hold_mojibake(raw, decoded.encoding):
+        title, paragraphs, related, mojibake_flags = _repair_mojibake(title, paragraphs, related, params)
+        clean_flags += mojibake_flags
+    dateline = None
+    if params.extract_dateline and paragraphs:
+        dateline, first = split_dateline(paragraphs[0])
+        paragraphs = [first, *paragraphs[1:]]
+    if not paragraphs:
+        return Rejected(source.relpath, "no_body", "a headline but no body paragraphs")
+    body = "\n\n".join(paragraphs)
+    lang, lang_score, lang_flags = detect_language(f"{title}\n{body}", params.lang_prefix_chars)
+    flags = sorted({*decoded.flags, *newline_flags, *clean_flags, *sections.flags, *lang_flags})
+    return {
+        "id": source.id,
+        "title": title,
+        "dateline": dateline,
+        "text": body,
+        "related": related,
+        "lang": lang,
+        "lang_score": lang_score,
+        "n_chars": len(body),
+        "n_words": sum(p.count(" ") for p in paragraphs) + len(paragraphs),  # = len(body.split()) on clean text
+        "text_sha256": hashlib.sha256(body.encode("utf-8")).hexdigest(),
+        "source": {
+            "path": source.relpath,
+            "ordinal": source.ordinal,
+            "raw_bytes": len(raw),
+            "raw_sha256": raw_sha256 or hashlib.sha256(raw).hexdigest(),
+            "encoding": decoded.encoding,
+        },
+        "flags": flags,
+    }

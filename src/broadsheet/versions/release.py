@@ -1,0 +1,130 @@
+"""`broadsheet release VERSION`: record, tag and push one corpus version.
+
+Refuses unless the work tree is clean and the pipeline up to date; then writes
+the CHANGELOG section (the diff against the previous release tag), re-runs the
+pipeline so the card's "Versions" section shows it, commits, tags and pushes
+the data to the default DVC remote.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from broadsheet.core.errors import BroadsheetError
+from broadsheet.core.params import SPLITS
+from broadsheet.core.project import CHANGELOG, DATASET, PARAMS
+from broadsheet.versions import diff, manifests
+
+CHANGELOG_HEADER = "# Changelog\n\nReleases of this corpus, newest first. Written by `broadsheet release`.\n"
+
+
+def _run(name: str, cmd: list[str], cwd: Path, check: bool = True) -> subprocess.CompletedProcess:
+    result = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True)
+    if check and result.returncode != 0:
+        said = [line for line in (result.stderr + result.stdout).splitlines() if line.strip()]
+        raise BroadsheetError(f"{name} failed: {said[-1].strip() if said else f'exit status {result.returncode}'}")
+    return result
+
+
+def _git(root: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    return _run(f"git {args[0]}", ["git", *args], root, check)
+
+
+def _dvc(root: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    return _run(f"dvc {args[0]}", [sys.executable, "-m", "dvc", *args], root, check)
+
+
+def _code(text: str) -> str:
+    return "`" + str(text).replace("`", "'") + "`"
+
+
+def changelog_section(
+    version: str, counts: dict[str, int], previous: str | None = None, report: dict | None = None
+) -> str:
+    """The Markdown section for ``version``: documents per split and, after the first release, what changed."""
+    total = sum(counts.values())
+    lines = [f"## {version}", ""]
+    if report is None:
+        per_split = ", ".join(f"{name} {n}" for name, n in counts.items())
+        lines += [f"First release: {total} documents ({per_split}).", ""]
+        return "\n".join(lines)
+    lines += [
+        f"Compared with {previous}: {total} documents (+{len(report['added'])} added, "
+        f"-{len(report['removed'])} removed, {len(report['changed'])} changed, "
+        f"{len(report['moved_split'])} moved between splits).",
+        "",
+        "| split | documents | added | removed | changed |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    lines += [
+        f"| {n} | {s['b']} | {s['added']} | {s['removed']} | {s['changed']} |" for n, s in report["splits"].items()
+    ]
+    lines.append("")
+    schema = report["schema"]
+    lines.append(f"Schema: {schema['b']}" + (f" (was {schema['a']})." if schema["changed"] else "."))
+    changed_params = report["params"]["changed"]
+    if changed_params:
+        lines.append(
+            "Params changed: "
+            + "; ".join(f"{_code(k)} {_code(v['a'])} → {_code(v['b'])}" for k, v in changed_params.items())
+            + "."
+        )
+    lines.append("")
+    return "\n".join(lines)
+
+
+def _prepend(changelog: Path, section: str) -> None:
+    text = changelog.read_text(encoding="utf-8") if changelog.exists() else CHANGELOG_HEADER
+    head, sep, rest = text.partition("\n## ")
+    changelog.write_text(
+        head.rstrip() + "\n\n" + section.rstrip() + "\n" + (f"\n## {rest}" if sep else ""), encoding="utf-8"
+    )
+
+
+def _check_ready(root: Path, version: str, push: bool) -> None:
+    if _git(root, "check-ref-format", f"refs/tags/{version}", check=False).returncode:
+        raise BroadsheetError(f"{version!r} is not a valid git tag name")
+    if not _git(root, "rev-parse", "--verify", "-q", "HEAD", check=False).stdout.strip():
+        raise BroadsheetError("the repository has no commit yet: commit the pipeline first")
+    if _git(root, "rev-parse", "--verify", "-q", f"refs/tags/{version}", check=False).returncode == 0:
+        raise BroadsheetError(f"tag {version} already exists: choose a new version name")
+    dirty = _git(root, "status", "--porcelain").stdout.splitlines()
+    if dirty:
+        raise BroadsheetError(
+            f"the work tree is not clean ({len(dirty)} paths, e.g. {dirty[0][3:]}): commit or stash first"
+        )
+    if push and _dvc(root, "remote", "default", check=False).returncode:
+        raise BroadsheetError(
+            "no default DVC remote: add one with `dvc remote add -d NAME URL`, or release with --no-push"
+        )
+    stale = _dvc(root, "status", "--quiet", check=False)
+    if stale.returncode:
+        raise BroadsheetError("the pipeline is not up to date (see `dvc status`): run `dvc repro` and commit first")
+
+
+def release(version: str, repo: str | Path = ".", push: bool = True, dataset: str = DATASET) -> dict:
+    """Release ``version`` of the corpus in ``repo``; return the version, the previous release (or None), whether
+    the data was pushed, and the diff against the previous release (or None)."""
+    root = Path(repo)
+    _check_ready(root, version, push)
+    described = _git(root, "describe", "--tags", "--abbrev=0", check=False)
+    previous = described.stdout.strip() if described.returncode == 0 else None
+    current = manifests.from_folder(root / dataset, root / PARAMS)
+    current = manifests.Version(version, current.manifest, current.document_schema, current.params)
+    splits = current.manifest.column("split").to_pylist()
+    counts = {name: splits.count(name) for name in SPLITS}
+    report = diff.compare(manifests.from_rev(previous, str(root), dataset), current) if previous else None
+    section = changelog_section(version, counts, previous, report)
+    _prepend(root / CHANGELOG, section)
+    _dvc(root, "repro")
+    _git(root, "add", "-A")
+    _git(root, "commit", "-q", "-m", f"Release {version}")
+    _git(root, "tag", "-a", version, "-m", f"corpus {version}")
+    if push:
+        try:
+            _dvc(root, "push")
+        except BroadsheetError as e:
+            raise BroadsheetError(f"{version} is committed and tagged, but {e}; run `dvc push` again") from None
+    return {"version": version, "previous": previous, "pushed": push, "diff": report}

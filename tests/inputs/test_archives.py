@@ -1,0 +1,223 @@
+"""Tar shards as sources: members are accounted for like files, streamed, and unsafe ones rejected."""
+
+from __future__ import annotations
+
+import io
+import os
+import tarfile
+
+import pyarrow.parquet as pq
+
+from broadsheet import normalize
+from broadsheet.core.params import NormalizeParams
+from helpers import article, key, make_corpus, settings, tree_bytes, write
+
+
+def pack(path, members: dict[str, bytes], mode: str = "w") -> None:
+    """A tar shard holding ``members`` (name -> bytes) in the given order."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tarfile.open(path, mode) as tar:
+        for name, data in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+
+
+def special(path, infos: list[tarfile.TarInfo]) -> None:
+    with tarfile.open(path, "a") as tar:
+        for info in infos:
+            tar.addfile(info)
+
+
+def records(out) -> list[dict]:
+    return pq.read_table(out / "data").to_pylist() if any((out / "data").iterdir()) else []
+
+
+def rejects(out) -> dict[str, str]:
+    return {r["path"]: r["reason"] for r in pq.read_table(out / "rejects.parquet").to_pylist()}
+
+
+def test_members_of_plain_and_gzip_shards_become_the_records_the_loose_files_do(tmp_path):
+    loose = make_corpus(tmp_path / "loose", 40)
+    # Even ordinals in one shard, odd in the other: source order alternates between them,
+    # so the reader switches shards (and seeks back in the gzip stream) at every member.
+    pack(tmp_path / "packed" / "even.tar", {p.name: p.read_bytes() for p in loose[0::2]})
+    pack(tmp_path / "packed" / "odd.tar.gz", {f"sub/{p.name}": p.read_bytes() for p in loose[1::2]}, "w:gz")
+    want = normalize.run(
+        [tmp_path / "loose"], tmp_path / "o1", settings(NormalizeParams(shard_rows=4), workers=2), progress=False
+    )
+    got = normalize.run(
+        [tmp_path / "packed"], tmp_path / "o2", settings(NormalizeParams(shard_rows=4), workers=2), progress=False
+    )
+    assert got == want
+    loose_records, packed_records = records(tmp_path / "o1"), records(tmp_path / "o2")
+    for record in packed_records:
+        record["source"]["path"] = record["source"]["path"].removeprefix("even.tar/").removeprefix("odd.tar.gz/sub/")
+    assert packed_records == loose_records
+    assert [r["id"] for r in packed_records] == [key(n) for n in range(40)]
+
+
+def test_unsafe_links_special_and_skipped_members_are_rejected_with_reasons(tmp_path):
+    src = tmp_path / "src"
+    shard = src / "shard.tar"
+    pack(
+        shard,
+        {
+            f"001_{key(1)}.txt": article(1).encode(),
+            "../escape.txt": article(2).encode(),
+            "/etc/absolute.txt": article(3).encode(),
+            "a/../../up.txt": article(4).encode(),
+            "README.md": b"not a document",
+            "big.txt": b"Big\n" + b"x" * 6000,
+            f"again/001_{key(1)}.txt": article(5).encode(),
+        },
+    )
+    symlink = tarfile.TarInfo("link.txt")
+    symlink.type, symlink.linkname = tarfile.SYMTYPE, "/etc/passwd"
+    hardlink = tarfile.TarInfo("hard.txt")
+    hardlink.type, hardlink.linkname = tarfile.LNKTYPE, f"001_{key(1)}.txt"
+    device = tarfile.TarInfo("dev.txt")
+    device.type = tarfile.CHRTYPE
+    folder = tarfile.TarInfo("a-folder")
+    folder.type = tarfile.DIRTYPE
+    special(shard, [symlink, hardlink, device, folder])
+    metrics = normalize.run(
+        [src], tmp_path / "out", settings(NormalizeParams(max_file_bytes=5000), workers=1), progress=False
+    )
+    assert rejects(tmp_path / "out") == {
+        "shard.tar/../escape.txt": "unsafe_member_path",
+        "shard.tar//etc/absolute.txt": "unsafe_member_path",
+        "shard.tar/a/../../up.txt": "unsafe_member_path",
+        "shard.tar/README.md": "not_a_document",
+        "shard.tar/big.txt": "too_large",
+        f"shard.tar/again/001_{key(1)}.txt": "duplicate_id",
+        "shard.tar/link.txt": "link_in_archive",
+        "shard.tar/hard.txt": "link_in_archive",
+        "shard.tar/dev.txt": "not_a_regular_file",
+    }
+    assert [r["source"]["path"] for r in records(tmp_path / "out")] == [f"shard.tar/001_{key(1)}.txt"]
+    assert metrics["input_files"] == 10  # every member but the folder entry
+    assert (
+        metrics["input_files"] == metrics["documents"] + metrics["rejected"] + metrics["skipped"] + metrics["filtered"]
+    )
+    normalize.run([src], tmp_path / "out-2", settings(NormalizeParams(max_file_bytes=5000), workers=2), progress=False)
+    assert tree_bytes(tmp_path / "out-2") == tree_bytes(tmp_path / "out")
+
+
+def test_a_damaged_shard_keeps_what_came_before_the_damage_and_says_so(tmp_path):
+    whole = tmp_path / "whole.tar.gz"
+    pack(
+        whole,
+        {f"{n:03d}_{key(n)}.txt": article(n).encode() + os.urandom(3000).hex().encode() for n in range(30)},
+        "w:gz",
+    )
+    src = tmp_path / "src"
+    write(src, "cut.tar.gz", whole.read_bytes()[: len(whole.read_bytes()) // 2])
+    write(src, "not-a-tar.tar", b"Hello, I am a text file with a misleading name.\n" * 20)
+    metrics = normalize.run([src], tmp_path / "out", settings(workers=1), progress=False)
+    found = rejects(tmp_path / "out")
+    assert found["not-a-tar.tar"] == "damaged_archive"
+    assert found["cut.tar.gz"] == "damaged_archive"
+    assert 0 < metrics["documents"] < 30
+    assert (
+        metrics["input_files"] == metrics["documents"] + metrics["rejected"] + metrics["skipped"] + metrics["filtered"]
+    )
+    detail = {r["path"]: r["detail"] for r in pq.read_table(tmp_path / "out" / "rejects.parquet").to_pylist()}
+    assert "members" in detail["cut.tar.gz"]
+    normalize.run(
+        [src], tmp_path / "out-2", settings(workers=2), progress=False
+    )  # listed by worker processes: the same
+    assert tree_bytes(tmp_path / "out-2") == tree_bytes(tmp_path / "out")
+
+
+def test_a_shard_linked_from_outside_the_tree_is_not_read(tmp_path):
+    pack(tmp_path / "elsewhere.tar", {f"001_{key(1)}.txt": article(1).encode()})
+    (tmp_path / "src").mkdir()
+    os.symlink(tmp_path / "elsewhere.tar", tmp_path / "src" / "linked.tar")
+    normalize.run([tmp_path / "src"], tmp_path / "out", settings(workers=1), progress=False)
+    assert rejects(tmp_path / "out") == {"linked.tar": "symlink_outside_tree"}
+
+
+def test_archive_patterns_are_a_param(tmp_path):
+    pack(tmp_path / "src" / "shard.tar", {f"001_{key(1)}.txt": article(1).encode()})
+    metrics = normalize.run(
+        [tmp_path / "src"], tmp_path / "out", settings(NormalizeParams(archives=()), workers=1), progress=False
+    )
+    assert (metrics["documents"], metrics["skipped"]) == (
+        0,
+        1,
+    )  # without the pattern, a .tar is just a file that is not *.txt
+
+
+def test_the_header_reader_agrees_with_tarfile_on_every_format(tmp_path, monkeypatch):
+    from broadsheet.inputs import archives
+
+    rewinds = []  # seeks of a gzip stream to before what it holds: it must inflate again from the start
+    real_seek = archives._Inflating.seek
+    monkeypatch.setattr(
+        archives._Inflating, "seek", lambda self, offset: rewinds.append(offset < self.base) or real_seek(self, offset)
+    )
+
+    names = [
+        "a.txt",
+        "dir/b.txt",
+        "x" * 99 + ".txt",
+        "long/" * 30 + "c.txt",
+        "ünïcödé/Ελληνικά – 文章.txt",
+        "d/" + "y" * 150 + ".txt",
+    ]
+    kinds = {
+        tarfile.REGTYPE: archives.REGULAR,
+        tarfile.DIRTYPE: archives.DIRECTORY,
+        tarfile.SYMTYPE: archives.SYMLINK,
+        tarfile.LNKTYPE: archives.HARDLINK,
+        tarfile.FIFOTYPE: archives.SPECIAL,
+    }
+    for fmt in (tarfile.USTAR_FORMAT, tarfile.GNU_FORMAT, tarfile.PAX_FORMAT):
+        for mode in ("w", "w:gz"):
+            path = tmp_path / f"{fmt}{mode.replace(':', '')}.tar"
+            with tarfile.open(
+                path, mode, format=fmt, pax_headers={"comment": "global"} if fmt == tarfile.PAX_FORMAT else None
+            ) as tar:
+                for i, name in enumerate(names):
+                    if fmt == tarfile.USTAR_FORMAT and (
+                        len(name.encode()) > 100 and "/" not in name[-101:] or len(name.encode()) > 255
+                    ):
+                        continue  # ustar cannot hold it
+                    data = os.urandom(i * 30_000)  # incompressible: later members lie past the first inflated chunks
+                    info = tarfile.TarInfo(name)
+                    info.size = len(data)
+                    tar.addfile(info, io.BytesIO(data))
+                for kind, name in (
+                    (tarfile.DIRTYPE, "folder"),
+                    (tarfile.SYMTYPE, "link"),
+                    (tarfile.LNKTYPE, "hard"),
+                    (tarfile.FIFOTYPE, "fifo"),
+                ):
+                    info = tarfile.TarInfo(name)
+                    info.type, info.linkname = kind, "a.txt" if kind in (tarfile.SYMTYPE, tarfile.LNKTYPE) else ""
+                    tar.addfile(info)
+            with tarfile.open(path) as tar:
+                want = [(m.name, kinds[m.type], m.size, m.offset_data, m.linkname) for m in tar.getmembers()]
+            got = [(m.name, m.kind, m.size, m.offset, m.linkname) for m in archives.members(str(path))]
+            assert got == want, (fmt, mode)
+            regular = [m for m in want if m[1] == archives.REGULAR]
+            rewinds.clear()
+            for m in [*regular, *reversed(regular)]:  # forwards, then backwards through the same open stream
+                assert archives.read_member(str(path), m[3], m[2]) == tarfile.open(path).extractfile(m[0]).read()
+            assert any(rewinds) == (mode == "w:gz"), "reading backwards goes back before the buffered data"
+
+
+def test_members_interleaved_across_many_gzip_shards_are_read_once_each(tmp_path, monkeypatch):
+    from broadsheet.inputs import archives
+
+    opened = []
+    real_open = archives.open_stream
+    monkeypatch.setattr(archives, "open_stream", lambda path: opened.append(path) or real_open(path))
+    archives._open.clear()
+    loose = make_corpus(tmp_path / "loose", 60)
+    for shard in range(3):  # ordinals 0, 3, 6, ... in the first shard: source order visits the shards in turn
+        pack(tmp_path / "packed" / f"s{shard}.tar.gz", {p.name: p.read_bytes() for p in loose[shard::3]}, "w:gz")
+    metrics = normalize.run([tmp_path / "packed"], tmp_path / "out", settings(workers=1), progress=False)
+    assert metrics["documents"] == 60
+    assert len(opened) == 3, "each shard opened once, not once per switch"

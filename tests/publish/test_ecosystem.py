@@ -1,0 +1,105 @@
+"""A published folder opens in the tools researchers use: load_dataset, polars, duckdb, mlcroissant, the Hub's card."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+import datasets
+import pytest
+
+from broadsheet import normalize, publish
+from broadsheet.publish import validate
+from helpers import SEED_PATH, make_corpus, settings
+
+
+@pytest.fixture(scope="module")
+def published(tmp_path_factory, seed_bytes):
+    root = tmp_path_factory.mktemp("eco")
+    make_corpus(root / "raw", 120, start=1)
+    (root / "raw" / SEED_PATH.name).write_bytes(seed_bytes)
+    normalize.run([root / "raw"], root / "n", settings(workers=1), progress=False)
+    publish.run(root / "n", root / "ds", settings(), progress=False)
+    return root / "ds"
+
+
+@pytest.fixture
+def offline(monkeypatch, tmp_path):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+
+
+def test_load_dataset_on_the_folder_equals_load_from_disk(published, offline, tmp_path):
+    from_disk = datasets.load_from_disk(str(published))
+    from_parquet = datasets.load_dataset(str(published), cache_dir=str(tmp_path / "cache"))
+    assert list(from_parquet) == list(from_disk)
+    for split in from_disk:
+        assert from_parquet[split].features == from_disk[split].features
+        assert from_parquet[split].to_list() == from_disk[split].to_list()
+
+
+def test_polars_and_duckdb_read_the_parquet_export(published):
+    import duckdb
+    import polars as pl
+
+    rows = len(datasets.load_from_disk(str(published))["train"])
+    assert pl.read_parquet(str(published / "data" / "train-*.parquet")).height == rows
+    count = duckdb.sql(f"select count(*) from read_parquet('{published}/data/train-*.parquet')").fetchall()[0][0]
+    assert count == rows
+
+
+def test_the_card_parses_with_huggingface_hub_and_declares_the_parquet_configs(published):
+    from huggingface_hub import DatasetCard
+
+    card = DatasetCard.load(published / "README.md")
+    assert card.data.configs[0]["data_files"][0] == {"split": "train", "path": "data/train-*.parquet"}
+    assert {s["name"] for s in card.data.dataset_info["splits"]} == {"train", "validation", "test"}
+    assert "## Dataset structure" in card.text and "`source.raw_sha256`" in card.text
+
+
+def test_croissant_validates_and_loads_with_mlcroissant(published, cli_env):
+    import mlcroissant as mlc
+
+    validated = subprocess.run(
+        ["mlcroissant", "validate", "--jsonld", str(published / "croissant.json")],
+        capture_output=True,
+        text=True,
+        env=cli_env,
+    )
+    assert validated.returncode == 0, validated.stderr[-2000:]
+
+    described = mlc.Dataset(jsonld=str(published / "croissant.json"))
+    assert not described.metadata.issues.errors
+    records = list(described.records("train"))
+    assert len(records) == len(datasets.load_from_disk(str(published))["train"])
+    files = [
+        d
+        for d in json.loads((published / "croissant.json").read_text())["distribution"]
+        if d["@type"] == "cr:FileObject"
+    ]
+    assert all(len(f["sha256"]) == 64 for f in files) and len(files) == len(list((published / "data").iterdir()))
+
+
+def test_validate_passes_a_sound_folder_and_names_a_quietly_corrupted_shard(published, tmp_path):
+    import shutil
+
+    assert validate.validate(published) == []
+    broken = tmp_path / "broken"
+    shutil.copytree(published, broken)
+    shard = sorted((broken / "data").glob("train-*.parquet"))[0]
+    data = bytearray(shard.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    shard.write_bytes(bytes(data))
+    problems = validate.validate(broken)
+    assert problems and all(isinstance(p, str) and "\n" not in p for p in problems)
+    assert any(shard.name in p for p in problems)
+
+
+def test_validate_and_card_commands(published, tmp_path, cli_env):
+    ok = subprocess.run(["broadsheet", "validate", str(published)], capture_output=True, text=True, env=cli_env)
+    assert ok.returncode == 0 and "ok" in ok.stdout
+    missing = subprocess.run(["broadsheet", "validate", str(tmp_path)], capture_output=True, text=True, env=cli_env)
+    assert missing.returncode == 1 and "not a published dataset" in missing.stderr
+    card = subprocess.run(["broadsheet", "card", str(published)], capture_output=True, text=True, env=cli_env)
+    assert card.returncode == 0 and card.stdout == (published / "README.md").read_text()
