@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | cksum | cut -d' ' -f1)
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: install run test test-fast clean
+.PHONY: install run test test-fast lint clean
 
 install: $(STAMP)
 
@@ -19,11 +19,15 @@ $(STAMP): pyproject.toml constraints.txt
 run: install
 	$(BIN)/dvc repro
 
-test: install
+test: lint
 	$(BIN)/pytest
 
-test-fast: install
+test-fast: lint
 	$(BIN)/pytest -m "not slow"
 
+lint: install
+	$(BIN)/ruff check src tests scripts
+	$(BIN)/ruff format --check src tests scripts
+
 clean:
-	rm -rf $(VENV) corpus/normalized corpus/dataset .pytest_cache
+	rm -rf $(VENV) corpus/normalized corpus/dedup corpus/dataset .pytest_cache
