@@ -13,6 +13,7 @@ from pathlib import Path
 import click
 
 from broadsheet import __version__
+from broadsheet.core.display import printable
 from broadsheet.core.errors import BroadsheetError, failing_as, reason
 from broadsheet.core.files import dumps_json, write_json
 from broadsheet.core.params import ENGINES, Params
@@ -32,14 +33,14 @@ def main(argv: list[str] | None = None) -> None:
         click.echo("broadsheet: aborted", err=True)
         sys.exit(130)
     except click.ClickException as e:
-        click.echo(f"broadsheet: error: {e.format_message()}", err=True)
+        click.echo(f"broadsheet: error: {printable(e.format_message())}", err=True)
         sys.exit(2)
     except BroadsheetError as e:
-        click.echo(f"broadsheet: error: {e}", err=True)
+        click.echo(f"broadsheet: error: {printable(str(e))}", err=True)
         sys.exit(1)
     except OSError as e:
         where = f" {e.filename}" if e.filename else ""
-        click.echo(f"broadsheet: error:{where} {reason(e)}", err=True)
+        click.echo(printable(f"broadsheet: error:{where} {reason(e)}"), err=True)
         sys.exit(1)
 
 
@@ -51,7 +52,13 @@ params_option = click.option(
     help="params.yaml to read settings from (default: built-in defaults).",
 )
 out_option = click.option(
-    "--out", required=True, type=click.Path(file_okay=False), help="Output folder (replaced whole)."
+    "--out",
+    required=True,
+    type=click.Path(file_okay=False),
+    help="Output folder (replaced whole, if broadsheet wrote it).",
+)
+force_option = click.option(
+    "--force", is_flag=True, help="Replace --out even if it holds files this command did not write."
 )
 workers_option = click.option(
     "--workers",
@@ -84,33 +91,35 @@ def cli() -> None:
 @cli.command()
 @click.argument("src", nargs=-1, required=True, type=click.Path(file_okay=True, dir_okay=True))
 @out_option
+@force_option
 @workers_option
 @engine_option
 @click.option("--fresh", is_flag=True, help="Normalise every shard again instead of reusing unchanged ones from OUT.")
 @params_option
 @metrics_option
 @quiet_option
-def normalize(src, out, workers, engine, fresh, params_path, metrics_path, quiet):
+def normalize(src, out, workers, engine, fresh, force, params_path, metrics_path, quiet):
     """Parse and normalise every file under SRC (folders; tar shards inside them are read too)."""
     from broadsheet.normalize.stage import run
 
-    metrics = run(list(src), out, _params(params_path, workers, engine), progress=not quiet, fresh=fresh)
+    metrics = run(list(src), out, _params(params_path, workers, engine), progress=not quiet, fresh=fresh, force=force)
     _report(metrics, metrics_path, quiet)
 
 
 @cli.command(name="dedup")
 @click.argument("normalized", type=click.Path(file_okay=False))
 @out_option
+@force_option
 @workers_option
 @engine_option
 @params_option
 @metrics_option
 @quiet_option
-def dedup_command(normalized, out, workers, engine, params_path, metrics_path, quiet):
+def dedup_command(normalized, out, workers, engine, force, params_path, metrics_path, quiet):
     """Find exact and near-duplicate clusters; write the decisions (duplicates.parquet), not a copy."""
     from broadsheet.dedup.stage import run
 
-    metrics = run(normalized, out, _params(params_path, workers, engine), progress=not quiet)
+    metrics = run(normalized, out, _params(params_path, workers, engine), progress=not quiet, force=force)
     _report(metrics, metrics_path, quiet)
 
 
@@ -125,7 +134,13 @@ def _params(path: str | None, workers: int | None = None, engine: str | None = N
 
 @cli.command(name="publish")
 @click.argument("normalized", type=click.Path(file_okay=False))
-@click.option("--out", required=True, type=click.Path(file_okay=False), help="Dataset folder (replaced whole).")
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(file_okay=False),
+    help="Dataset folder (replaced whole, if broadsheet wrote it).",
+)
+@force_option
 @click.option(
     "--duplicates", type=click.Path(file_okay=False), default=None, help="A dedup output: leave out duplicates."
 )
@@ -138,12 +153,13 @@ def _params(path: str | None, workers: int | None = None, engine: str | None = N
 @params_option
 @metrics_option
 @quiet_option
-def publish_command(normalized, out, duplicates, changelog, plots_dir, params_path, metrics_path, quiet):
+def publish_command(normalized, out, force, duplicates, changelog, plots_dir, params_path, metrics_path, quiet):
     """Write the save_to_disk layout of a train/validation/test DatasetDict, its manifest, card and Croissant file."""
     from broadsheet.publish import layout
     from broadsheet.publish.stage import Inputs, run
 
-    metrics = run(Inputs(normalized, duplicates, changelog), out, _params(params_path), progress=not quiet)
+    inputs = Inputs(normalized, duplicates, changelog)
+    metrics = run(inputs, out, _params(params_path), progress=not quiet, force=force)
     if plots_dir:
         _copy_folder(Path(out) / layout.PLOTS, plots_dir)
     _report(metrics, metrics_path, quiet)
@@ -157,10 +173,10 @@ def validate_command(folder):
 
     problems = validate(folder)
     for problem in problems:
-        click.echo(problem, err=True)
+        click.echo(printable(problem), err=True)
     if problems:
         raise BroadsheetError(f"{folder}: {len(problems)} problem(s)")
-    click.echo(f"{folder}: ok")
+    click.echo(printable(f"{folder}: ok"))
 
 
 @cli.command(name="card")
@@ -211,7 +227,7 @@ def release_command(version, repo, no_push):
     result = release(version, repo, push=not no_push)
     previous = f" (changes since {result['previous']} in CHANGELOG.md)" if result["previous"] else ""
     pushed = " and pushed the data" if result["pushed"] else ""
-    click.echo(f"released {version}: committed, tagged{pushed}{previous}")
+    click.echo(printable(f"released {version}: committed, tagged{pushed}{previous}"))
 
 
 def _copy_folder(source: Path, target: str) -> None:

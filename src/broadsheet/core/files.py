@@ -2,42 +2,122 @@
 
 from __future__ import annotations
 
+import fcntl
+import glob
 import hashlib
 import json
 import os
 import shutil
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 from broadsheet.core.errors import BroadsheetError, failing_as, reason
 
+MARKER = ".broadsheet"
+"""The file in every folder a broadsheet command writes, naming the command: only such a folder is replaced."""
+
+
+@dataclass(frozen=True)
+class Owner:
+    """The command that writes a kind of folder, and how to recognise its folders."""
+
+    command: str
+    schema: str
+    """What the folder holds, e.g. ``document.v1``."""
+    signature: str
+    """A name only this command's folders hold: recognises those written before folders had a marker."""
+    names: frozenset[str]
+    """Every name this command writes at the top of its folder."""
+
+    def marker(self) -> dict:
+        return {"command": self.command, "schema": self.schema}
+
 
 @contextmanager
-def atomic_dir(final: str | Path) -> Iterator[Path]:
-    """Yield an empty sibling folder; on success it replaces ``final`` by rename, on failure it is removed.
+def atomic_dir(final: str | Path, owner: Owner, force: bool = False) -> Iterator[Path]:
+    """Yield an empty folder of this run's own; on success it replaces ``final`` by rename, on failure it is removed.
 
     A run killed at any point leaves the previous ``final`` whole, or (for the
     instant between two renames) no ``final`` at all; never a half-written one.
+    ``final`` is replaced only if ``owner`` wrote it (or ``force``): it is
+    missing, empty, or holds the owner's marker. A lock on ``final`` makes a
+    second run at the same time fail at once; a symlinked ``final`` is written
+    where it points, and stays a link.
     """
-    final = Path(final)
-    partial = final.with_name(f".{final.name}.broadsheet-partial")
-    old = final.with_name(f".{final.name}.broadsheet-old")
+    final = Path(os.path.realpath(final))
     with failing_as(f"cannot write output folder {final}"):
         final.parent.mkdir(parents=True, exist_ok=True)
-        for leftover in (partial, old):  # from a run that was killed
-            if leftover.exists():
-                shutil.rmtree(leftover)
-        partial.mkdir()
+        lock = _lock(final)
     try:
-        yield partial
-        if final.exists():
-            os.rename(final, old)
-        os.rename(partial, final)
-    except BaseException:
-        shutil.rmtree(partial, ignore_errors=True)
-        raise
-    shutil.rmtree(old, ignore_errors=True)
+        if not force:
+            _check_ours(final, owner)
+        with failing_as(f"cannot write output folder {final}"):
+            for kind in ("partial", "old"):  # left by a run that was killed: we hold the lock, so no run owns them
+                for leftover in final.parent.glob(f".{glob.escape(final.name)}.broadsheet-{kind}*"):
+                    shutil.rmtree(leftover)
+            partial = Path(tempfile.mkdtemp(prefix=f".{final.name}.broadsheet-partial-", dir=final.parent))
+        try:
+            yield partial
+            write_json(partial / MARKER, owner.marker())
+            old = None
+            if final.exists():
+                old = Path(tempfile.mkdtemp(prefix=f".{final.name}.broadsheet-old-", dir=final.parent))
+                os.rename(final, old / final.name)
+            os.rename(partial, final)
+        except BaseException:
+            shutil.rmtree(partial, ignore_errors=True)
+            raise
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    finally:
+        os.close(lock)
+
+
+def _lock(final: Path) -> int:
+    """An exclusive lock on ``final`` for this process (held until its descriptor is closed, or the process ends)."""
+    fd = os.open(final.parent / f".{final.name}.broadsheet-lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise BroadsheetError(
+            f"another broadsheet run is writing {final} now: let it finish, or choose another folder"
+        ) from None
+    return fd
+
+
+def _check_ours(final: Path, owner: Owner) -> None:
+    """Refuse to replace a folder that ``owner`` did not write."""
+    if not final.exists():
+        return
+    if not final.is_dir():
+        raise BroadsheetError(f"{final} exists and is not a folder: choose another output folder")
+    with failing_as(f"cannot read output folder {final}"):
+        entries = sorted(os.listdir(final))
+    if not entries:
+        return
+    written_by = None
+    if MARKER in entries:
+        try:
+            written_by = json.loads((final / MARKER).read_text(encoding="utf-8")).get("command")
+        except (OSError, ValueError, AttributeError):
+            written_by = None
+    elif owner.signature in entries and set(entries) <= owner.names:
+        return  # our own output from before folders had a marker
+    if written_by == owner.command:
+        return
+    what = (
+        f"was written by broadsheet {written_by}"
+        if written_by
+        else f"holds files broadsheet did not write ({entries[0]}, ...)"
+    )
+    raise BroadsheetError(
+        f"{final} {what}: refusing to replace it with the output of broadsheet {owner.command} "
+        "(choose another folder, or pass --force to replace it anyway)"
+    )
 
 
 def check_apart(out: str | Path, inputs: list[str | Path]) -> None:

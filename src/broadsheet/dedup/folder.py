@@ -19,13 +19,19 @@ import pyarrow.parquet as pq
 from broadsheet.core import provenance as _provenance
 from broadsheet.core import schema
 from broadsheet.core.errors import BroadsheetError
-from broadsheet.core.files import read_json, write_json
+from broadsheet.core.files import MARKER, Owner, read_json, write_json
 from broadsheet.core.shards import PARQUET_OPTIONS
 
 DUPLICATES = "duplicates.parquet"
 METRICS = "metrics.json"
 DROP = {"none": set(), "exact": {"exact"}, "near": {"exact", "near"}}
 """What publish leaves out under each ``dedup.drop``: the kinds of cluster member."""
+OWNER = Owner(
+    "dedup",
+    f"duplicate.v{schema.VERSION}",
+    signature=DUPLICATES,
+    names=frozenset({DUPLICATES, METRICS, _provenance.FILE, MARKER}),
+)
 
 
 def write(folder: Path, decisions: list[dict], metrics: dict, record: dict) -> None:

@@ -144,11 +144,22 @@ def _decisions(
     return decisions
 
 
-def run(normalized: str | Path, out: str | Path, params: Params | None = None, *, progress: bool = True) -> dict:
-    """Find duplicate clusters in the normalize output ``normalized``; write the decisions and metrics into ``out``."""
+def run(
+    normalized: str | Path, out: str | Path, params: Params | None = None, *, progress: bool = True, force: bool = False
+) -> dict:
+    """Find duplicate clusters in the normalize output ``normalized``; write the decisions and metrics into ``out``
+    (replaced only if broadsheet dedup wrote it, unless ``force``)."""
     params = params or Params()
     paths = normalized_folder.shards(normalized)
     check_apart(out, [normalized])
+    with atomic_dir(out, layout.OWNER, force) as folder:
+        decisions, metrics = _find(paths, params, progress)
+        layout.write(folder, decisions, metrics, provenance.record(STAGE, params))
+    return metrics
+
+
+def _find(paths: list[Path], params: Params, progress: bool) -> tuple[list[dict], dict]:
+    """The decisions (a row per member of a duplicate cluster) and the metrics of the normalized shards ``paths``."""
     ids, doc_paths, hashes = _columns(paths)
     exact_rep = first_occurrence(hashes)
     reps = exact_rep == np.arange(len(ids))
@@ -171,9 +182,7 @@ def run(normalized: str | Path, out: str | Path, params: Params | None = None, *
         "candidate_pairs": candidates,
         "verified_pairs": len(verified),
     }
-    with atomic_dir(out) as folder:
-        layout.write(folder, decisions, metrics, provenance.record(STAGE, params))
-    return metrics
+    return decisions, metrics
 
 
 def _columns(paths: list[Path]) -> tuple[pa.Array, pa.Array, pa.Array]:

@@ -22,7 +22,7 @@ import pyarrow.parquet as pq
 from broadsheet.core import provenance as _provenance
 from broadsheet.core import schema
 from broadsheet.core.errors import BroadsheetError
-from broadsheet.core.files import read_json
+from broadsheet.core.files import MARKER, Owner, read_json
 from broadsheet.core.shards import PARQUET_OPTIONS
 
 DATA = "data"
@@ -30,6 +30,12 @@ REJECTS = "rejects.parquet"
 FILTERED = "filtered.parquet"
 METRICS = "metrics.json"
 INDEX = "shards.json"
+OWNER = Owner(
+    "normalize",
+    f"document.v{schema.VERSION}",
+    signature=INDEX,
+    names=frozenset({DATA, REJECTS, FILTERED, METRICS, INDEX, _provenance.FILE, MARKER}),
+)
 
 
 def shard_name(index: int) -> str:

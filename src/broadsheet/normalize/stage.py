@@ -34,6 +34,7 @@ def run(
     *,
     progress: bool = True,
     fresh: bool = False,
+    force: bool = False,
 ) -> dict:
     """Normalise every file under the folders ``sources`` into ``out``; return the metrics (also in its metrics.json).
 
@@ -42,6 +43,7 @@ def run(
     which reads, normalises and encodes it, so the shards depend neither on the
     engine nor on the number of workers. Shards whose sources and normaliser
     did not change are copied from the previous ``out`` unless ``fresh``.
+    ``out`` is replaced only if broadsheet normalize wrote it, unless ``force``.
     """
     params = params or Params()
     check_apart(out, sources)  # before the walk: an output inside a source must not be read, let alone replaced
@@ -52,7 +54,7 @@ def run(
     with (
         engines.pool(params.compute, init_worker, initargs) as ordered,
         Progress(STAGE, "doc", enabled=progress) as bar,
-        atomic_dir(out) as folder,
+        atomic_dir(out, layout.OWNER, force) as folder,
     ):
         plan = walk.plan(sources, params.normalize, list_archives=ordered)
         cuts = spans(plan.ids(), params.normalize.shard_rows)

@@ -24,8 +24,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from broadsheet.core import schema
-from broadsheet.core.files import sha256_file, write_json
+from broadsheet.core import provenance, schema
+from broadsheet.core.files import MARKER, Owner, sha256_file, write_json
 from broadsheet.core.params import SPLITS, PublishParams
 from broadsheet.core.shards import PARQUET_OPTIONS, ShardWriter, parquet_writer
 from broadsheet.publish import manifest
@@ -39,6 +39,14 @@ CARD = "README.md"
 CROISSANT = "croissant.json"
 METRICS = "metrics.json"
 PLOTS = "plots"
+OWNER = Owner(
+    "publish",
+    f"document.v{schema.VERSION}",
+    signature=DATASET_DICT,
+    names=frozenset(
+        {DATASET_DICT, *SPLITS, EXPORT, MANIFEST, CARD, CROISSANT, METRICS, PLOTS, provenance.FILE, MARKER}
+    ),
+)
 
 
 def export_pattern(split: str) -> str:

@@ -42,8 +42,17 @@ class Inputs:
     """A CHANGELOG.md whose sections become the card's "Versions" section."""
 
 
-def run(inputs: Inputs | str | Path, out: str | Path, params: Params | None = None, *, progress: bool = True) -> dict:
-    """Publish ``inputs`` (or just a normalize output) into ``out``; return the metrics (also in its metrics.json)."""
+def run(
+    inputs: Inputs | str | Path,
+    out: str | Path,
+    params: Params | None = None,
+    *,
+    progress: bool = True,
+    force: bool = False,
+) -> dict:
+    """Publish ``inputs`` (or just a normalize output) into ``out``; return the metrics (also in its metrics.json).
+
+    ``out`` is replaced only if broadsheet publish wrote it, unless ``force``."""
     params = params or Params()
     inputs = inputs if isinstance(inputs, Inputs) else Inputs(inputs)
     paths = normalized_folder.shards(inputs.normalized)
@@ -55,7 +64,7 @@ def run(inputs: Inputs | str | Path, out: str | Path, params: Params | None = No
         upstream.append(dedup_folder.provenance(inputs.duplicates))
     record = {**provenance.record(STAGE, params), "upstream": upstream}
     doc = schema.document()
-    with atomic_dir(out) as folder:
+    with atomic_dir(out, layout.OWNER, force) as folder:
         split_dict, stats, left_out = _write_splits(folder, paths, dropped, params.publish, doc, progress)
         info = _dataset_info(split_dict, params.publish, doc)
         _write_dataset_info(folder, info)

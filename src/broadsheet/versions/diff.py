@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pyarrow.compute as pc
 
+from broadsheet.core.display import printable
 from broadsheet.core.params import SPLITS
 from broadsheet.versions.manifests import Version
 
@@ -122,4 +123,4 @@ def format_text(report: dict, limit: int = 20) -> str:
     lines += _listing("added", report["added"], report, limit)
     lines += _listing("removed", report["removed"], report, limit)
     lines += _listing("changed", report["changed"], report, limit, report["changed_why"])
-    return "\n".join(lines).rstrip() + "\n"
+    return "\n".join(printable(line) for line in lines).rstrip() + "\n"

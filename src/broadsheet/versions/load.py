@@ -6,13 +6,15 @@ import hashlib
 import os
 from pathlib import Path
 
+from broadsheet.core import schema
 from broadsheet.core.errors import BroadsheetError
-from broadsheet.core.files import atomic_dir
+from broadsheet.core.files import MARKER, Owner, atomic_dir
 from broadsheet.core.project import DATASET
 from broadsheet.versions.manifests import dvc_fs
 
 DOWNLOADED = "dataset"
 """The published folder's name inside its cache entry."""
+OWNER = Owner("load", f"document.v{schema.VERSION}", signature=DOWNLOADED, names=frozenset({DOWNLOADED, MARKER}))
 
 
 def cache_root() -> Path:
@@ -38,7 +40,7 @@ def fetch(repo: str = ".", rev: str | None = None, dataset: str = DATASET, cache
     if not fs.isdir(dataset):
         raise BroadsheetError(f"no {dataset} at revision {rev} of {repo}")
     try:
-        with atomic_dir(entry) as partial:  # a download cut short is never mistaken for a whole one
+        with atomic_dir(entry, OWNER) as partial:  # a download cut short is never mistaken for a whole one
             fs.get(dataset, str(partial / DOWNLOADED), recursive=True)
     except FileNotFoundError as e:
         raise BroadsheetError(f"cannot download {dataset} at {rev}: {e} (push it to a DVC remote first?)") from None
