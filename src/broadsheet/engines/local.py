@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import multiprocessing
+import os
+import select
+import threading
+import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
@@ -24,13 +28,54 @@ def pool(workers: int, initializer: Callable | None = None, initargs: tuple = ()
     # Not multiprocessing.Pool: its worker-handling thread wakes whenever a result is readable and
     # spins while the result thread reads it, taking CPU from the workers.
     context = multiprocessing.get_context("forkserver")
-    executor = ProcessPoolExecutor(workers, mp_context=context, initializer=initializer, initargs=initargs)
+    start = (os.getpid(), initializer, initargs)
+    executor = ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker, initargs=start)
     try:
         for _ in range(workers):  # start every worker now (they start on demand): they import while the caller works
             executor.submit(int)
         yield partial(_ordered, executor, 4 * workers)
     finally:
         executor.shutdown(cancel_futures=True)  # on an error, tasks not yet started are dropped, not run
+
+
+def _start_worker(parent: int, initializer: Callable | None, initargs: tuple) -> None:
+    _exit_with(parent)
+    if initializer is not None:
+        initializer(*initargs)
+
+
+def _exit_with(parent: int) -> None:
+    """End this worker as soon as the process that started the pool ends, however it ends (kill -9 included).
+
+    A worker's parent is the forkserver, not that process, and nothing else tells
+    a worker blocked on its task queue that no task will ever come.
+    """
+    try:
+        handle = os.pidfd_open(parent)
+    except ProcessLookupError:
+        os._exit(1)
+    except (AttributeError, OSError):  # no pidfd (not Linux, or an old kernel): ask every second
+        handle = None
+
+    def watch() -> None:
+        if handle is not None:
+            select.select([handle], [], [])
+        else:
+            while _alive(parent):
+                time.sleep(1)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _ordered(executor: ProcessPoolExecutor, window: int, func: Callable, items: Iterable) -> Iterator:
