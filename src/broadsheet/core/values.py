@@ -21,6 +21,8 @@ class Source(NamedTuple):
     ordinal: int | None
     member: tuple[int, int] | None = None
     """For a member of a tar shard: (offset of its data in the uncompressed tar, size); None for a file."""
+    identity: tuple[int, int] | None = None
+    """(device, inode) of the file at ``path`` when the walk saw it: reading checks it is still that file."""
 
 
 @dataclass(frozen=True)

@@ -8,25 +8,33 @@ edited document keeps its id.
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 import unicodedata
 
-KEYED_NAME = re.compile(r"^(?P<ordinal>\d+)_(?P<key>[0-9A-Fa-f]{16})\.txt$")
+KEYED_NAME = re.compile(r"^(?P<ordinal>\d{1,18})_(?P<key>[0-9A-Fa-f]{16})\.txt$")
+"""An ordinal of up to 18 digits fits the schema's int64; a longer run of digits is just a name."""
+_NOT_PLAIN = re.compile(r"[\\\udc80-\udcff]")
+"""What a name's text must escape to stay one-to-one with its bytes: a backslash, and each byte that is not UTF-8."""
 
 
 def identify(relpath: str) -> tuple[str, int | None]:
     """``(id, ordinal)`` of a relative path: the name's 16-hex key and NNN, else a hash of the NFC path."""
     match = KEYED_NAME.match(relpath.rsplit("/", 1)[-1])
-    if match and int(match["ordinal"]) < 2**63:  # an ordinal is an int64 in the schema
+    if match:
         return match["key"].lower(), int(match["ordinal"])
     digest = hashlib.sha256(unicodedata.normalize("NFC", relpath).encode("utf-8")).hexdigest()
     return digest[:16], None
 
 
 def display_path(parts: list[str]) -> str:
-    """'/'-joined path; bytes of a name that are not UTF-8 shown as \\xNN so the path is always valid text."""
+    """'/'-joined path as valid text, one-to-one with the names' bytes: a byte that is not UTF-8 is shown as
+    \\xNN and a backslash as two, so two different names never share a path (or an id)."""
     path = "/".join(parts)
-    if path.isascii():
+    if (path.isascii() and "\\" not in path) or _NOT_PLAIN.search(path) is None:
         return path
-    return "/".join(os.fsencode(p).decode("utf-8", "backslashreplace") for p in parts)
+    return _NOT_PLAIN.sub(_escape, path)
+
+
+def _escape(match: re.Match) -> str:
+    char = match.group()
+    return "\\\\" if char == "\\" else f"\\x{ord(char) - 0xDC00:02x}"

@@ -45,6 +45,8 @@ _COLUMNS = pa.schema(
         ("ordinal", pa.int64()),
         ("offset", pa.int64()),  # a tar member's data: offset in the uncompressed tar, and size; null for a file
         ("size", pa.int64()),
+        ("device", pa.uint64()),  # the file's (or tar shard's) identity when the walk saw it
+        ("inode", pa.uint64()),
     ]
 )
 _BATCH_ROWS = 65_536
@@ -81,10 +83,10 @@ class Plan:
         """The Sources at positions ``span`` of the source order."""
         rows = self.table.take(self.order.slice(span.start, len(span))).to_pydict()
         return [
-            Source(self.containers[c] + name.decode("utf-8", "surrogateescape"), relpath, ident, ordinal)  # os.fsdecode
+            Source(self.containers[c] + os.fsdecode(name), relpath, ident, ordinal, None, (device, inode))
             if name is not None
-            else Source(self.containers[c], relpath, ident, ordinal, (offset, size))
-            for c, name, relpath, ident, ordinal, offset, size in zip(*rows.values())
+            else Source(self.containers[c], relpath, ident, ordinal, (offset, size), (device, inode))
+            for c, name, relpath, ident, ordinal, offset, size, device, inode in zip(*rows.values())
         ]
 
 
@@ -95,23 +97,32 @@ class _Candidates:
         self.containers: dict[str, int] = {}
         self.columns: tuple[list, ...] = tuple([] for _ in _COLUMNS.names)
         self.chunks: tuple[list[pa.Array], ...] = tuple([] for _ in _COLUMNS.names)
-        self.archives: list[tuple[str, str]] = []
-        """(path, relpath) of the tar shards found, listed after the walk."""
+        self.archives: list[tuple[str, str, tuple[int, int]]] = []
+        """(path, relpath, identity) of the tar shards found, listed after the walk."""
 
     def container(self, path: str) -> int:
         """The number of a folder (``path`` ends with a separator) or a tar shard, for ``add``."""
         return self.containers.setdefault(path, len(self.containers))
 
-    def add(self, container: int, name: str | None, relpath: str, member: tuple[int, int] | None = None) -> None:
+    def add(
+        self,
+        container: int,
+        name: str | None,
+        relpath: str,
+        identity: tuple[int, int],
+        member: tuple[int, int] | None = None,
+    ) -> None:
         ident, ordinal = identify(relpath)
-        containers, names, relpaths, ids, ordinals, offsets, sizes = self.columns
+        containers, names, relpaths, ids, ordinals, offsets, sizes, devices, inodes = self.columns
         containers.append(container)
-        names.append(None if name is None else name.encode("utf-8", "surrogateescape"))  # os.fsencode on POSIX
+        names.append(None if name is None else os.fsencode(name))
         relpaths.append(relpath)
         ids.append(ident)
         ordinals.append(ordinal)
         offsets.append(None if member is None else member[0])
         sizes.append(None if member is None else member[1])
+        devices.append(identity[0])
+        inodes.append(identity[1])
         if len(ids) >= _BATCH_ROWS:
             self._flush()
 
@@ -155,8 +166,9 @@ def plan(roots: list[str | Path], params: NormalizeParams, list_archives: Callab
     for prefix, root in prefixes.items():
         _walk(root, [prefix] if prefix else [], os.path.realpath(root), params, candidates, result)
     found = candidates.archives
-    for (path, relpath), (members, error) in zip(found, list_archives(archives.listing, [path for path, _ in found])):
-        _add_archive(path, relpath, members, error, params, candidates, result)
+    listings = list_archives(archives.listing, [path for path, _, _ in found])
+    for (path, relpath, identity), (members, error) in zip(found, listings):
+        _add_archive(path, relpath, identity, members, error, params, candidates, result)
     result.table = candidates.table()
     result.containers = list(candidates.containers)
     del candidates
@@ -197,17 +209,25 @@ def _source_order(table: pa.Table) -> tuple[pa.Array, list[Rejected]]:
     return pc.filter(order, pa.array(keep), memory_pool=_POOL), duplicates
 
 
-def _walk(directory: Path, parts: list[str], real_root: str, params, candidates: _Candidates, result: Plan) -> None:
-    try:
-        with os.scandir(directory) as entries:  # in no particular order: the plan sorts what it found
-            container = candidates.container(os.path.join(directory, ""))
-            for entry in entries:
-                _visit(entry, [*parts, entry.name], container, real_root, params, candidates, result)
-    except OSError as e:
-        result.input_files += 1
-        result.rejected.append(
-            Rejected(display_path(parts) or ".", "unreadable", f"folder cannot be listed: {reason(e)}")
-        )
+def _walk(root: Path, parts: list[str], real_root: str, params, candidates: _Candidates, result: Plan) -> None:
+    """Visit every entry under ``root``, folder by folder: a stack of folders, not recursion (a tree may be
+    deeper than Python's stack)."""
+    pending = [(os.fspath(root), parts)]
+    while pending:
+        directory, parts = pending.pop()
+        try:
+            with os.scandir(directory) as entries:  # in no particular order: the plan sorts what it found
+                container = candidates.container(os.path.join(directory, ""))
+                for entry in entries:
+                    if entry.is_dir(follow_symlinks=False):
+                        pending.append((entry.path, [*parts, entry.name]))
+                    else:
+                        _visit(entry, [*parts, entry.name], container, real_root, params, candidates, result)
+        except OSError as e:
+            result.input_files += 1
+            result.rejected.append(
+                Rejected(display_path(parts) or ".", "unreadable", f"folder cannot be listed: {reason(e)}")
+            )
 
 
 def _visit(
@@ -220,21 +240,24 @@ def _visit(
     result: Plan,
 ) -> None:
     relpath = display_path(relparts)
-    if entry.is_dir(follow_symlinks=False):
-        _walk(Path(entry.path), relparts, real_root, params, candidates, result)
-        return
     outcome = _check_entry(entry, relpath, real_root)
     if isinstance(outcome, Rejected):
         result.input_files += 1
         result.rejected.append(outcome)
-    elif _matcher(params.archives)(entry.name):
-        candidates.archives.append((entry.path, relpath))  # listed after the walk
-    else:
-        result.input_files += 1
-        if (rejected := _check_name_and_size(entry.name, relpath, outcome, params)) is not None:
-            result.rejected.append(rejected)
-        else:
-            candidates.add(container, entry.name, relpath)
+        return
+    path, st = outcome
+    identity = (st.st_dev, st.st_ino)
+    if _matcher(params.archives)(entry.name):
+        candidates.archives.append((path, relpath, identity))  # listed after the walk
+        return
+    result.input_files += 1
+    if (rejected := _check_name_and_size(entry.name, relpath, st.st_size, params)) is not None:
+        result.rejected.append(rejected)
+    elif path is entry.path:
+        candidates.add(container, entry.name, relpath, identity)
+    else:  # a link inside the tree: read its target, so that reading need not follow links
+        folder, name = os.path.split(path)
+        candidates.add(candidates.container(os.path.join(folder, "")), name, relpath, identity)
 
 
 @functools.lru_cache
@@ -243,10 +266,11 @@ def _matcher(patterns: tuple[str, ...]):
     return re.compile("|".join(fnmatch.translate(p) for p in patterns) or "(?!)", re.DOTALL).match
 
 
-def _check_entry(entry: os.DirEntry, relpath: str, real_root: str) -> Rejected | int:
-    """A Rejected for an entry that is no regular file inside the tree, else its size."""
+def _check_entry(entry: os.DirEntry, relpath: str, real_root: str) -> Rejected | tuple[str, os.stat_result]:
+    """A Rejected for an entry that is no regular file inside the tree, else the path to read and its stat."""
+    path = entry.path
     if entry.is_symlink():
-        target = os.path.realpath(entry.path)
+        path = target = os.path.realpath(entry.path)
         if os.path.commonpath([target, real_root]) != real_root:
             return Rejected(relpath, "symlink_outside_tree", "link points outside the source folder")
         if not os.path.exists(target):
@@ -259,7 +283,7 @@ def _check_entry(entry: os.DirEntry, relpath: str, real_root: str) -> Rejected |
         return Rejected(relpath, "unreadable", reason(e))
     if not stat.S_ISREG(st.st_mode):
         return Rejected(relpath, "not_a_regular_file", "a device, pipe or socket")
-    return st.st_size
+    return path, st
 
 
 def _check_name_and_size(name: str, relpath: str, size: int, params: NormalizeParams) -> Rejected | None:
@@ -273,6 +297,7 @@ def _check_name_and_size(name: str, relpath: str, size: int, params: NormalizePa
 def _add_archive(
     path: str,
     relpath: str,
+    identity: tuple[int, int],
     members: list[archives.Member],
     error: Exception | None,
     params: NormalizeParams,
@@ -291,7 +316,7 @@ def _add_archive(
         if isinstance(outcome, Rejected):
             result.rejected.append(outcome)
         else:
-            candidates.add(archive, None, outcome, (member.offset, member.size))
+            candidates.add(archive, None, outcome, identity, (member.offset, member.size))
     if error is not None:
         result.input_files += 1
         detail = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__

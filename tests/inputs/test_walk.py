@@ -1,0 +1,121 @@
+"""The walk and the read: what the walk saw is what is read, names stay distinct, any depth, any listing order."""
+
+from __future__ import annotations
+
+import io
+import os
+import tarfile
+import time
+
+import pyarrow.parquet as pq
+
+from broadsheet import normalize
+from broadsheet.core.params import NormalizeParams
+from broadsheet.inputs import read as reading
+from broadsheet.inputs import walk
+from broadsheet.inputs.names import identify
+from helpers import article, settings, tree_bytes, write
+
+
+def planned(root, name: str):
+    plan = walk.plan([root], NormalizeParams())
+    return next(s for s in plan.sources(range(len(plan))) if s.relpath == name)
+
+
+def test_a_file_swapped_for_a_link_after_the_walk_is_rejected_not_read(tmp_path):
+    secret = write(tmp_path, "outside/secret.txt", "Secret\nNot part of the corpus at all, never to be published.")
+    write(tmp_path / "raw", "a.txt", article(1))
+    source = planned(tmp_path / "raw", "a.txt")
+    os.unlink(tmp_path / "raw" / "a.txt")
+    os.symlink(secret, tmp_path / "raw" / "a.txt")
+    rejected = reading.read(source, 1 << 20)
+    assert rejected.reason == "changed_during_run" and "symbolic link" in rejected.detail
+
+
+def test_a_file_swapped_for_a_fifo_after_the_walk_is_rejected_at_once(tmp_path):
+    write(tmp_path / "raw", "a.txt", article(1))
+    source = planned(tmp_path / "raw", "a.txt")
+    os.unlink(tmp_path / "raw" / "a.txt")
+    os.mkfifo(tmp_path / "raw" / "a.txt")  # open() without O_NONBLOCK would wait for a writer forever
+    started = time.monotonic()
+    rejected = reading.read(source, 1 << 20)
+    assert rejected.reason == "changed_during_run" and time.monotonic() - started < 5
+
+
+def test_a_file_replaced_by_another_or_removed_after_the_walk_is_rejected(tmp_path):
+    write(tmp_path / "raw", "a.txt", article(1))
+    write(tmp_path / "raw", "b.txt", article(2))
+    a, b = planned(tmp_path / "raw", "a.txt"), planned(tmp_path / "raw", "b.txt")
+    os.replace(write(tmp_path, "new.txt", article(3)), tmp_path / "raw" / "a.txt")  # a new inode under the old name
+    os.unlink(tmp_path / "raw" / "b.txt")
+    assert reading.read(a, 1 << 20).detail == "replaced by another file after the walk"
+    assert reading.read(b, 1 << 20).detail == "removed after the walk"
+
+
+def test_a_link_inside_the_tree_is_read_through_its_target(tmp_path):
+    write(tmp_path / "raw", "a.txt", article(1))
+    os.symlink(tmp_path / "raw" / "a.txt", tmp_path / "raw" / "link.txt")
+    assert reading.read(planned(tmp_path / "raw", "link.txt"), 1 << 20) == article(1).encode()
+
+
+def records(out) -> dict[str, str]:
+    return {r["source"]["path"]: r["id"] for r in pq.read_table(out / "data").to_pylist()}
+
+
+def normalized_in_listing_order(tmp_path, monkeypatch, listing: str) -> dict[str, str]:
+    """Normalise four files whose names differ only in escaping or content, listed as the file system lists
+    them or reversed; return the output's files' hashes."""
+    raw = tmp_path / "raw"
+    raw.mkdir(parents=True)
+    (raw / os.fsdecode(b"bad\xff.txt")).write_text(article(1))  # a byte that is not UTF-8
+    (raw / "bad\\xff.txt").write_text(article(2))  # the four characters \ x f f
+    (raw / "same.txt").write_text(article(3))
+    (raw / "copy.txt").write_text(article(3))
+    scandir = os.scandir
+
+    class Listed:
+        def __init__(self, path):
+            self.entries = sorted(scandir(path), key=lambda e: os.fsencode(e.name), reverse=listing == "reversed")
+
+        def __enter__(self):
+            return iter(self.entries)
+
+        def __exit__(self, *exc):
+            return False
+
+    with monkeypatch.context() as patch:
+        patch.setattr(walk.os, "scandir", Listed)
+        normalize.run([raw], tmp_path / "out", settings(workers=1), progress=False)
+    found = records(tmp_path / "out")
+    assert set(found) == {"bad\\xff.txt", "bad\\\\xff.txt", "same.txt", "copy.txt"}
+    assert len(set(found.values())) == 4
+    return tree_bytes(tmp_path / "out")
+
+
+def test_names_that_differ_only_in_escaping_stay_distinct_and_the_listing_order_changes_nothing(tmp_path, monkeypatch):
+    forwards = normalized_in_listing_order(tmp_path / "a", monkeypatch, "forwards")
+    assert normalized_in_listing_order(tmp_path / "b", monkeypatch, "reversed") == forwards
+
+
+def test_a_folder_500_levels_deep_is_walked(tmp_path):
+    deep = tmp_path / "raw" / os.path.join(*["d"] * 500)
+    write(deep, "000_00000000000000aa.txt", article(1))
+    metrics = normalize.run([tmp_path / "raw"], tmp_path / "out", settings(workers=1), progress=False)
+    assert metrics["documents"] == 1 and metrics["input_files"] == 1
+
+
+def test_a_very_long_ordinal_is_just_a_name():
+    assert identify("1" * 5000 + "_0123456789abcdef.txt")[1] is None
+    assert identify("9" * 19 + "_0123456789abcdef.txt")[1] is None
+    assert identify("9" * 18 + "_0123456789abcdef.txt") == ("0123456789abcdef", 10**18 - 1)
+
+
+def test_a_tar_member_with_a_5000_digit_ordinal_becomes_a_record(tmp_path):
+    (tmp_path / "raw").mkdir()
+    with tarfile.open(tmp_path / "raw" / "shard.tar", "w", format=tarfile.PAX_FORMAT) as tar:
+        data = article(1).encode()
+        info = tarfile.TarInfo("1" * 5000 + "_0123456789abcdef.txt")
+        info.size = len(data)
+        tar.addfile(info, io.BytesIO(data))
+    metrics = normalize.run([tmp_path / "raw"], tmp_path / "out", settings(workers=1), progress=False)
+    assert metrics["documents"] == 1
