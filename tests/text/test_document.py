@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 
 import pytest
@@ -242,3 +243,28 @@ def test_utf8_bom_before_cp1252_bytes_is_stripped_and_both_flagged():
     rec = record(b"\xef\xbb\xbf" + "Budget\nCosts \u00a35m.".encode("cp1252"))
     assert rec["text"] == "Costs £5m."
     assert {"bom_stripped", "decoded_cp1252"} <= set(rec["flags"])
+
+
+def test_a_utf32_file_with_a_bom_is_read_as_utf32_not_utf16():
+    rec = record("Emoji \U0001f600 headline\nLONDON: The body of the article.".encode("utf-32"))
+    assert rec["title"] == "Emoji \U0001f600 headline"
+    assert rec["source"]["encoding"] == "utf-32" and "decoded_utf32" in rec["flags"]
+
+
+@pytest.mark.parametrize(
+    "bom", [codecs.BOM_UTF8, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE, codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE]
+)
+def test_a_file_that_is_only_a_byte_order_mark_is_empty_whatever_the_mark(bom):
+    rejected = record(bom)
+    assert (rejected.reason, rejected.detail) == ("empty", "only a byte-order mark")
+
+
+def test_directional_overrides_and_isolates_are_removed_and_flagged():
+    spoofed = (
+        "Minister \u202eseriger\u202c resigns\nLONDON: The \u2066minister\u2069 said nothing.\n-\nRelated \u202dlink"
+    )
+    rec = record(spoofed)
+    assert rec["title"] == "Minister seriger resigns"
+    assert rec["text"] == "The minister said nothing." and rec["related"] == ["Related link"]
+    assert "bidi_controls_removed" in rec["flags"]
+    assert not any(c in rec["title"] + rec["text"] for c in "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")

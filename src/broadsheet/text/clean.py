@@ -15,9 +15,13 @@ _UNICODE_SPACES = re.compile("[\t\x0b\x0c\x85\u00a0\u1680\u2000-\u200a\u2028\u20
 # ZWJ/ZWNJ (U+200C/U+200D) stay: they change how Persian, Indic scripts and emoji render.
 _ZERO_WIDTH = re.compile("[\u200b\u2060\ufeff\u00ad]")
 _CONTROLS = re.compile("[\x00-\x08\x0e-\x1f\x7f-\x84\x86-\x9f]")
-# Any character one of the three classes above handles: one scan decides whether they need to run.
+# Directional embeddings, overrides and isolates: they make text display in another order than it is
+# stored ("Trojan Source"), so a title can show what it does not say. The marks LRM/RLM stay.
+_BIDI_CONTROLS = re.compile("[\u202a-\u202e\u2066-\u2069]")
+# Any character one of the classes above handles: one scan decides whether they need to run.
 _ANY_SPECIAL = re.compile(
-    "[\x00-\x08\t\x0b\x0c\x0e-\x1f\x7f-\x9f\u00a0\u00ad\u1680\u2000-\u200b\u2028\u2029\u202f\u205f\u2060\u3000\ufeff]"
+    "[\x00-\x08\t\x0b\x0c\x0e-\x1f\x7f-\x9f\u00a0\u00ad\u1680\u2000-\u200b\u2028\u2029\u202a-\u202f"
+    "\u205f\u2060\u2066-\u2069\u3000\ufeff]"
 )
 _ACUTE_APOSTROPHE = re.compile(r"(?<=\w)\u00b4(?=\w)")
 # UTF-8 read as cp1252 or latin-1: a lead byte (U+00C2-U+00F4: Â Ã â ...) followed by what a
@@ -76,6 +80,9 @@ def clean_text(text: str, fix_acute_apostrophe: bool = True) -> tuple[str, list[
             text, n = _ZERO_WIDTH.subn("", text)
             if n:
                 flags.append("zero_width_removed")
+            text, n = _BIDI_CONTROLS.subn("", text)
+            if n:
+                flags.append("bidi_controls_removed")
         if not unicodedata.is_normalized("NFC", text):
             text = unicodedata.normalize("NFC", text)
             flags.append("unicode_nfc")

@@ -39,6 +39,25 @@ class Undecodable:
     detail: str
 
 
+_WIDE_BOMS = (  # UTF-32's little-endian mark begins with UTF-16's: UTF-32 is tried first
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+
+
+def _wide(raw: bytes, bom: bytes, encoding: str) -> Decoded | Undecodable:
+    """UTF-32 or UTF-16 text that opens with its byte-order mark."""
+    if raw == bom:
+        return Undecodable("empty", "only a byte-order mark")
+    try:
+        return Decoded(raw.decode(encoding), encoding, ("bom_stripped", "decoded_" + encoding.replace("-", "")))
+    except UnicodeDecodeError as e:
+        name = encoding.upper()
+        return Undecodable("binary", f"{name} byte-order mark but invalid {name} at byte {e.start}")
+
+
 def canonical(encoding: str) -> str:
     """Python's own name of an encoding: 'windows-1252' -> 'cp1252', 'KOI8_R' -> 'koi8-r'."""
     return codecs.lookup(encoding).name
@@ -65,7 +84,8 @@ def _legacy(raw: bytes, preferred: tuple[str, ...], max_mess: float) -> tuple[st
 def decode(
     raw: bytes, preferred: tuple[str, ...] = ("cp1252", "iso8859-1"), max_mess: float = 0.2
 ) -> Decoded | Undecodable:
-    """Decode ``raw``: a UTF-16 BOM decides; else strict UTF-8 (BOM stripped); else ``preferred``, else detection."""
+    """Decode ``raw``: a UTF-32 or UTF-16 BOM decides; else strict UTF-8 (BOM stripped); else ``preferred``,
+    else detection."""
     if not raw:
         return Undecodable("empty", "0 bytes")
     flags: tuple[str, ...] = ()
@@ -73,11 +93,10 @@ def decode(
         raw, flags = raw[len(codecs.BOM_UTF8) :], ("bom_stripped",)
         if not raw:
             return Undecodable("empty", "only a byte-order mark")
-    elif raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        try:
-            return Decoded(raw.decode("utf-16"), "utf-16", ("bom_stripped", "decoded_utf16"))
-        except UnicodeDecodeError as e:
-            return Undecodable("binary", f"UTF-16 byte-order mark but invalid UTF-16 at byte {e.start}")
+    else:
+        for bom, encoding in _WIDE_BOMS:
+            if raw.startswith(bom):
+                return _wide(raw, bom, encoding)
     head = raw[:_SNIFF]
     if b"\x00" in head:
         return Undecodable("binary", f"NUL byte at offset {head.index(0)}")
