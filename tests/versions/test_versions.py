@@ -213,3 +213,24 @@ def test_load_without_rev_reads_the_workspace_and_a_missing_dataset_is_a_clear_e
     shutil.rmtree(corpus_repo / "corpus" / "dataset")
     with pytest.raises(BroadsheetError, match="no published dataset"):
         broadsheet.load(str(corpus_repo))
+
+
+@pytest.mark.slow
+def test_a_release_is_refused_while_the_raw_folder_holds_files_git_ignores_and_a_clone_reproduces_it(tmp_path, env):
+    root = make_project(tmp_path / "corpus", env, extra_docs=5)
+    (tmp_path / "remote").mkdir()
+    sh(root, env, "dvc", "remote", "add", "-d", "storage", str(tmp_path / "remote"))
+    ignored = write(root / "corpus" / "raw" / "__pycache__", "cached.txt", article(99))  # .gitignore: __pycache__/
+    repro(root, env)
+    commit(root, env, "corpus")
+    refused = subprocess.run(["broadsheet", "release", "v1"], cwd=root, env=env, capture_output=True, text=True)
+    assert refused.returncode == 1 and "corpus/raw/__pycache__/cached.txt" in refused.stderr, refused.stderr
+    assert "tracked by neither git nor DVC" in refused.stderr and "v1" not in sh(root, env, "git", "tag")
+    ignored.unlink()
+    repro(root, env)
+    commit(root, env, "without the ignored file")
+    sh(root, env, "broadsheet", "release", "v1")
+    clone = tmp_path / "clone"
+    sh(tmp_path, env, "git", "clone", "-q", "--branch", "v1", str(root), str(clone))
+    repro(clone, env)  # from nothing: the raw files in git, the code, the params
+    sh(clone, env, "git", "diff", "--exit-code", "dvc.lock", "metrics")

@@ -8,9 +8,12 @@ the data to the default DVC remote.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
+
+import yaml
 
 from broadsheet.core.errors import BroadsheetError
 from broadsheet.core.params import SPLITS
@@ -102,6 +105,65 @@ def _check_ready(root: Path, version: str, push: bool) -> None:
     stale = _dvc(root, "status", "--quiet", check=False)
     if stale.returncode:
         raise BroadsheetError("the pipeline is not up to date (see `dvc status`): run `dvc repro` and commit first")
+    untracked = _untracked_inputs(root)
+    if untracked:
+        raise BroadsheetError(
+            f"{len(untracked)} file(s) the pipeline reads are tracked by neither git nor DVC (e.g. {untracked[0]}), "
+            "so a clone of the tag could not reproduce this version: remove them, or track them (git add -f, dvc add)"
+        )
+
+
+TOOLKIT_CODE = "src/broadsheet/"
+"""Where this toolkit's own code is, when the corpus lives in its repository: Python reads only the sources there
+(a bytecode cache git ignores is rebuilt from them), so it is not checked like data."""
+
+
+def _pipeline_inputs(root: Path) -> list[str]:
+    """The data dvc.yaml's stages depend on that no stage writes: what a clone must hold to reproduce them."""
+    try:
+        stages = (yaml.safe_load((root / "dvc.yaml").read_text(encoding="utf-8")) or {}).get("stages", {})
+    except (OSError, yaml.YAMLError, AttributeError):
+        return []
+    deps, outs = set(), set()
+    for stage in stages.values():
+        deps.update(d for d in stage.get("deps", []) if isinstance(d, str))
+        outs.update(next(iter(o)) if isinstance(o, dict) else o for o in stage.get("outs", []))
+    return sorted(d for d in deps - outs if not d.startswith(TOOLKIT_CODE))
+
+
+def _untracked_inputs(root: Path) -> list[str]:
+    """Files under the pipeline's data inputs that a clone would not hold or DVC does not see, sorted: those git
+    ignores outside a ``dvc add``ed folder, and those ``.dvcignore`` hides (DVC would not re-run when they change)."""
+    inputs = _pipeline_inputs(root)
+    if not inputs:
+        return []
+    listed = _git(root, "ls-files", "--others", "--ignored", "--exclude-standard", "-z", "--", *inputs).stdout
+    added = [i for i in inputs if (root / f"{i}.dvc").is_file()]  # git ignores a `dvc add`ed folder whole
+    found = {p for p in listed.split("\0") if p and not any(p == d or p.startswith(d + "/") for d in added)}
+    if _has_dvcignore_patterns(root):
+        on_disk = [
+            os.path.relpath(os.path.join(folder, name), root)
+            for i in inputs
+            for folder, _, names in os.walk(root / i)
+            for name in names
+        ]
+        checked = subprocess.run(
+            [sys.executable, "-m", "dvc", "check-ignore", "--stdin"],
+            cwd=root,
+            input="\n".join(on_disk) + "\n",
+            capture_output=True,
+            text=True,
+        )
+        found.update(line for line in checked.stdout.splitlines() if line)
+    return sorted(found)
+
+
+def _has_dvcignore_patterns(root: Path) -> bool:
+    for path in root.rglob(".dvcignore"):
+        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+        if any(line.strip() and not line.lstrip().startswith("#") for line in lines):
+            return True
+    return False
 
 
 def release(version: str, repo: str | Path = ".", push: bool = True, dataset: str = DATASET) -> dict:
