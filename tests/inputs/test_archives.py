@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import gzip
 import io
 import os
+import random
 import tarfile
 
 import pyarrow.parquet as pq
@@ -221,3 +223,31 @@ def test_members_interleaved_across_many_gzip_shards_are_read_once_each(tmp_path
     metrics = normalize.run([tmp_path / "packed"], tmp_path / "out", settings(workers=1), progress=False)
     assert metrics["documents"] == 60
     assert len(opened) == 3, "each shard opened once, not once per switch"
+
+
+def test_a_gzip_shard_not_stored_in_name_order_is_inflated_once(tmp_path, monkeypatch):
+    """``tar -czf`` stores members in directory order: source order then jumps back and forth through the shard."""
+    from broadsheet.inputs import archives
+
+    inflated = []  # (stream, bytes inflated): the streams kept alive, so that no two share an id
+    real_inflate = archives._Inflating._inflate
+
+    def counted(self):
+        out = real_inflate(self)
+        inflated.append((self, len(out or b"")))
+        return out
+
+    monkeypatch.setattr(archives._Inflating, "_inflate", counted)
+    count = 2000
+    names = [f"{n:06d}_{key(n)}.txt" for n in range(count)]
+    random.Random(0).shuffle(names)
+    shard = tmp_path / "src" / "shard.tar.gz"
+    pack(shard, {name: article(int(name[:6])).encode() for name in names}, "w:gz")
+    metrics = normalize.run([tmp_path / "src"], tmp_path / "out", settings(workers=1), progress=False)
+    assert metrics["documents"] == count
+    assert [r["id"] for r in records(tmp_path / "out")] == [key(n) for n in range(count)]
+    per_stream: dict[int, int] = {}
+    for stream, size in inflated:
+        per_stream[id(stream)] = per_stream.get(id(stream), 0) + size
+    assert len(per_stream) == 2, "one stream lists the shard, one reads its members"
+    assert max(per_stream.values()) <= len(gzip.decompress(shard.read_bytes())), "no byte inflated twice"

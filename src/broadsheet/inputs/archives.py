@@ -4,11 +4,14 @@ A small header reader of our own (ustar, GNU long names, pax records), because
 ``tarfile``'s per-member cost dominates a corpus of a million members before any
 work starts (docs/performance.md has the figures); anything unusual (sparse
 members, base-256 checksums) comes back as a kind the caller rejects. Nothing
-is ever written to disk.
+is unpacked: the one thing written to disk is a gzip stream's spill
+(``_Inflating``), an unlinked temporary file.
 """
 
 from __future__ import annotations
 
+import os
+import tempfile
 import zlib
 from collections.abc import Iterator
 from typing import NamedTuple
@@ -45,22 +48,30 @@ def is_gzip(path: str) -> bool:
 
 def open_stream(path: str):
     """The uncompressed bytes of the shard at ``path`` as a seekable file (forward seeks are cheap)."""
-    return _Inflating(path) if is_gzip(path) else open(path, "rb")
+    return _Inflating(path, spill=True) if is_gzip(path) else open(path, "rb")
 
 
 class _Inflating:
     """A gzip stream: ``read``, ``seek`` and ``close`` as a file's, without GzipFile's per-call overhead.
-    Seeking back before what is buffered inflates again from the start, as GzipFile does."""
+
+    It inflates forwards only, never a byte twice, and only as far as the furthest byte read. With
+    ``spill``, everything inflated is also appended to an anonymous temporary file, where reads of
+    bytes behind the buffer are served: members read in any order cost one pass over the shard
+    (source order need not be the order a shard stores its members in: ``tar -czf`` stores them in
+    directory order), at the price of disk space up to the shard's uncompressed size while the
+    stream is open. Without it (a listing, which reads forwards) seeking back is an error.
+    """
 
     CHUNK = 1 << 16
     """Compressed bytes inflated at a time: small, because OPEN_SHARDS streams stay open in each worker."""
 
-    def __init__(self, path: str):
+    def __init__(self, path: str, spill: bool = False):
         self.file = open(path, "rb")
         self.inflater = zlib.decompressobj(31)
-        self.buffer = b""
+        self.buffer = b""  # the bytes inflated last, from the position of the read that inflated them
         self.base = 0  # offset of buffer[0] in the uncompressed stream
         self.position = 0
+        self.spill = tempfile.TemporaryFile() if spill else None  # unlinked: it goes when closed, or with the process
 
     def __enter__(self):
         return self
@@ -70,28 +81,32 @@ class _Inflating:
 
     def close(self) -> None:
         self.file.close()
+        if self.spill is not None:
+            self.spill.close()
 
     def seek(self, offset: int) -> None:
-        if offset < self.base:
-            self.file.seek(0)
-            self.inflater = zlib.decompressobj(31)
-            self.buffer, self.base = b"", 0
+        if offset < self.base and self.spill is None:
+            raise ValueError(f"a forward-only gzip stream cannot seek back to byte {offset}")
         self.position = offset
 
     def read(self, size: int) -> bytes:
-        while self.base + len(self.buffer) < self.position + size:
+        start = self.position
+        while self.base + len(self.buffer) < start + size:
             chunk = self._inflate()
             if chunk is None:
                 break
-            keep = self.position - self.base
-            if keep >= len(self.buffer):  # nothing buffered is wanted any more
-                self.base += len(self.buffer)
-                self.buffer = chunk
-            else:
-                self.buffer = self.buffer[keep:] + chunk
-                self.base += keep
-        at = self.position - self.base
-        data = self.buffer[at : at + size] if 0 <= at < len(self.buffer) else b""
+            if self.spill is not None:
+                self.spill.seek(0, os.SEEK_END)
+                self.spill.write(chunk)
+            # Buffered bytes before the read's start are wanted no more (any seek back finds them in the spill).
+            keep = min(max(start - self.base, 0), len(self.buffer))
+            self.buffer = self.buffer[keep:] + chunk
+            self.base += keep
+        if start < self.base:  # behind the buffer: all of it was inflated already, into the spill
+            self.spill.seek(start)
+            data = self.spill.read(size)
+        else:
+            data = self.buffer[start - self.base : start - self.base + size]
         self.position += len(data)
         return data
 
@@ -217,10 +232,11 @@ _open: dict = {}  # path -> stream: the shards last read from, kept open in this
 def read_member(path: str, offset: int, size: int) -> bytes:
     """``size`` bytes at ``offset`` of the uncompressed tar at ``path``.
 
-    Members are read in source order, which goes forwards through each shard,
-    though it may alternate between shards (ordinals interleaved across them):
-    the last ``OPEN_SHARDS`` shards stay open, so a gzip stream decompresses
-    once, not once per member.
+    Members are read in source order, which may alternate between shards
+    (ordinals interleaved across them) and go back and forth within one (a shard
+    need not store its members in name order): the last ``OPEN_SHARDS`` shards
+    stay open, and a gzip stream keeps what it inflated (``_Inflating``'s spill),
+    so each shard is inflated once, not once per member.
     """
     stream = _open.pop(path, None)
     if stream is None:
