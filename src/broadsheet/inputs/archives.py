@@ -3,7 +3,8 @@
 A small header reader of our own (ustar, GNU long names, pax records), because
 ``tarfile``'s per-member cost dominates a corpus of a million members before any
 work starts (docs/performance.md has the figures); anything unusual (sparse
-members, base-256 checksums) comes back as a kind the caller rejects. Nothing
+members, base-256 checksums) comes back as a kind the caller rejects, and a
+header that does not make sense (``members`` checks each) as DamagedArchive. Nothing
 is unpacked: the one thing written to disk is a gzip stream's spill
 (``_Inflating``), an unlinked temporary file.
 """
@@ -11,12 +12,17 @@ is unpacked: the one thing written to disk is a gzip stream's spill
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 import zlib
 from collections.abc import Iterator
 from typing import NamedTuple
 
+from broadsheet.core.params import NormalizeParams
+
 BLOCK = 512
+EXTENDED_HEADER_BYTES = 1 << 20
+"""The largest pax (x, g) or GNU long-name (L, K) header believed: real ones hold a path or two."""
 ERRORS = (OSError, EOFError, zlib.error, ValueError)
 """What reading a damaged or truncated shard raises."""
 
@@ -129,9 +135,18 @@ class _Inflating:
                 return out
 
 
-def members(path: str) -> Iterator[Member]:
-    """Every member of the tar at ``path``, in order; DamagedArchive (or one of ERRORS) where it stops making sense."""
-    with _Inflating(path) if is_gzip(path) else open(path, "rb") as f:
+def members(path: str, max_member_bytes: int = NormalizeParams.max_file_bytes) -> Iterator[Member]:
+    """Every member of the tar at ``path``, in order; DamagedArchive (or one of ERRORS) where it stops making sense.
+
+    A shard is untrusted: every header is checked before it is believed, so that a hostile or
+    careless one ends soon and in bounded memory. Sizes are octal digits (no sign) that the
+    shard holds, extended headers are at most EXTENDED_HEADER_BYTES of well-formed records, and
+    a gzip shard is not listed past a member of more than ``max_member_bytes``: only inflating
+    it would skip it (a plain tar seeks past it, and the caller rejects it as too large).
+    """
+    gzip = is_gzip(path)
+    with _Inflating(path) if gzip else open(path, "rb") as f:
+        end = None if gzip else os.fstat(f.fileno()).st_size  # no member of a plain tar may run past it
         offset = 0
         pending: dict[str, str] = {}  # pax or GNU long-name values for the next member
         global_pax: dict[str, str] = {}
@@ -142,28 +157,39 @@ def members(path: str) -> Iterator[Member]:
             if len(header) < BLOCK:
                 raise DamagedArchive(f"a header cut short at byte {offset}")
             _check_sum(header, offset)
-            size = _number(header[124:136])
+            size = _number(header[124:136], offset)
             kind = header[156:157]
             data_offset = offset + BLOCK
-            offset = data_offset + -(-size // BLOCK) * BLOCK
             if kind in (b"x", b"g", b"L", b"K"):
+                if size > EXTENDED_HEADER_BYTES:
+                    raise DamagedArchive(
+                        f"an extended header of {size} bytes at byte {offset} (at most {EXTENDED_HEADER_BYTES})"
+                    )
                 data = f.read(size)
                 if len(data) < size:
                     raise DamagedArchive(f"an extended header cut short at byte {data_offset}")
+                offset = data_offset + -(-size // BLOCK) * BLOCK
                 f.seek(offset)
                 if kind == b"x":
-                    pending.update(_pax(data))
+                    pending.update(_pax(data, data_offset))
                 elif kind == b"g":
-                    global_pax.update(_pax(data))
+                    global_pax.update(_pax(data, data_offset))
                 else:
                     pending["path" if kind == b"L" else "linkpath"] = _text(data.split(b"\0", 1)[0])
                 continue
             values = {**global_pax, **pending}
             pending = {}
             name = values.get("path") or _name(header)
-            if "size" in values:
-                size = int(values["size"])
-                offset = data_offset + -(-size // BLOCK) * BLOCK
+            if values.get("size"):
+                size = _decimal(values["size"], offset)
+            if gzip and size > max_member_bytes:
+                raise DamagedArchive(
+                    f"{name!r} at byte {offset} declares {size} bytes, more than max_file_bytes {max_member_bytes}:"
+                    " a gzip shard cannot be listed past it without inflating it"
+                )
+            if size and not _reaches(f, data_offset + size, end):
+                raise DamagedArchive(f"{name!r} at byte {offset} declares {size} bytes, past the end of the archive")
+            offset = data_offset + -(-size // BLOCK) * BLOCK
             sparse = any(k.startswith("GNU.sparse.") for k in values)
             linkname = values.get("linkpath") or _text(header[157:257].split(b"\0", 1)[0])
             kind = SPECIAL if sparse else _TYPES.get(kind, SPECIAL)
@@ -171,14 +197,23 @@ def members(path: str) -> Iterator[Member]:
             f.seek(offset)
 
 
-def listing(path: str) -> tuple[list[Member], Exception | None]:
+def _reaches(f, stop: int, end: int | None) -> bool:
+    """Whether the tar ``f`` holds byte ``stop - 1``: a plain tar of ``end`` bytes, or a gzip stream (``end``
+    None), inflated that far (its buffer holds no more than a chunk meanwhile)."""
+    if end is not None:
+        return stop <= end
+    f.seek(stop - 1)
+    return len(f.read(1)) == 1
+
+
+def listing(path: str, max_member_bytes: int = NormalizeParams.max_file_bytes) -> tuple[list[Member], Exception | None]:
     """The members of the tar at ``path`` that are not folders, and the error that stopped the listing (None if none).
 
     A whole listing at once, for a worker: a damaged shard keeps the members listed before the damage.
     """
     listed: list[Member] = []
     try:
-        for member in members(path):
+        for member in members(path, max_member_bytes):
             if member.kind != DIRECTORY:
                 listed.append(member)
     except ERRORS as e:
@@ -186,11 +221,25 @@ def listing(path: str) -> tuple[list[Member], Exception | None]:
     return listed, None
 
 
-def _number(field: bytes) -> int:
-    if field[0] & 0x80:  # GNU base-256, for sizes past 8 GiB
+_OCTAL = re.compile(rb"[0-7]*")
+
+
+def _number(field: bytes, offset: int) -> int:
+    """A header's size field: octal digits, or GNU base-256 (a leading 0x80) for sizes past 8 GiB."""
+    if field[0] == 0x80:
         return int.from_bytes(field[1:], "big")
     digits = field.split(b"\0", 1)[0].strip()
+    # Not int(digits, 8) alone: it takes a sign, "0o" and "_". A leading 0xff (negative base-256) is no digit either.
+    if not _OCTAL.fullmatch(digits):
+        raise DamagedArchive(f"an invalid size field {field!r} in the header at byte {offset}")
     return int(digits, 8) if digits else 0
+
+
+def _decimal(text: str, offset: int) -> int:
+    """A pax size: decimal digits (not int() alone, which takes a sign, "_", spaces and other scripts' digits)."""
+    if not re.fullmatch(r"[0-9]{1,20}", text):
+        raise DamagedArchive(f"an invalid pax size {text[:40]!r} for the member at byte {offset}")
+    return int(text)
 
 
 def _check_sum(header: bytes, offset: int) -> None:
@@ -209,16 +258,40 @@ def _name(header: bytes) -> str:
     return _text(name)
 
 
-def _pax(data: bytes) -> dict[str, str]:
-    """The records ``"<length> <key>=<value>\\n"`` of a pax extended header."""
+_LENGTH = re.compile(rb"([0-9]{1,7}) ")
+"""A pax record's length, and the space after it: 7 digits are enough for an extended header's 1 MiB."""
+
+
+def _pax(data: bytes, at: int) -> dict[str, str]:
+    """The values this reader uses of the records ``"<length> <key>=<value>\\n"`` of a pax extended header
+    whose data starts at byte ``at``.
+
+    Only those, so that what a shard's extended headers leave pending stays small; DamagedArchive
+    for a record that is not one (a length of 0 or past the data, no "=", no newline at its end).
+    """
     values, pos = {}, 0
-    while pos < len(data) and data[pos : pos + 1] != b"\0":
-        space = data.index(b" ", pos)
-        length = int(data[pos:space])
-        key, _, value = data[space + 1 : pos + length - 1].partition(b"=")
-        values[_text(key)] = _text(value)
-        pos += length
+    while pos < len(data) and data[pos] != 0:
+        record = _record(data, pos)
+        if record is None:
+            raise DamagedArchive(f"a malformed pax record at byte {at + pos}")
+        key, value, pos = record
+        if key in ("path", "linkpath", "size"):
+            values[key] = _text(value)
+        elif key.startswith("GNU.sparse."):
+            values["GNU.sparse."] = ""  # only whether there is one matters
     return values
+
+
+def _record(data: bytes, pos: int) -> tuple[str, bytes, int] | None:
+    """The key, value and end of the pax record at ``pos`` of ``data``; None if there is none."""
+    length = _LENGTH.match(data, pos)
+    if length is None:
+        return None
+    stop = pos + int(length[1])
+    if not length.end() < stop <= len(data) or data[stop - 1] != ord("\n"):
+        return None
+    key, equals, value = data[length.end() : stop - 1].partition(b"=")
+    return (_text(key), value, stop) if equals and key else None
 
 
 def _text(raw: bytes) -> str:

@@ -134,8 +134,9 @@ class _Candidates:
 def plan(roots: list[str | Path], params: NormalizeParams, list_archives: Callable = map) -> Plan:
     """Walk ``roots`` and decide, for every entry, read or reject. Several roots are prefixed by their names.
 
-    The tar shards found are listed after the walk, by ``list_archives(archives.listing, paths)``
-    (an ordered map: the normalize stage passes its workers', so shards are listed side by side).
+    The tar shards found are listed after the walk, by ``list_archives(archives.listing, paths)`` (an
+    ordered map: the normalize stage passes its workers', so shards are listed side by side; the listing is
+    given ``max_file_bytes``, the most it inflates of one member).
     """
     roots = [Path(r) for r in roots]
     if not roots:
@@ -155,7 +156,8 @@ def plan(roots: list[str | Path], params: NormalizeParams, list_archives: Callab
     for prefix, root in prefixes.items():
         _walk(root, [prefix] if prefix else [], os.path.realpath(root), params, candidates, result)
     found = candidates.archives
-    for (path, relpath), (members, error) in zip(found, list_archives(archives.listing, [path for path, _ in found])):
+    listing = functools.partial(archives.listing, max_member_bytes=params.max_file_bytes)
+    for (path, relpath), (members, error) in zip(found, list_archives(listing, [path for path, _ in found])):
         _add_archive(path, relpath, members, error, params, candidates, result)
     result.table = candidates.table()
     result.containers = list(candidates.containers)
