@@ -434,3 +434,17 @@ def test_a_gzip_member_over_max_file_bytes_ends_the_listing_and_says_why(tmp_pat
     assert "'sub/big.txt' at byte 1024 declares 6000 bytes, more than max_file_bytes 5000" in detail["packed.tar.gz"]
     assert "(after 1 members)" in detail["packed.tar.gz"]
     assert metrics["input_files"] == metrics["documents"] + metrics["rejected"] == 5
+
+
+def test_a_member_that_compresses_a_thousandfold_is_inflated_a_megabyte_at_a_time(tmp_path, monkeypatch):
+    from broadsheet.inputs import archives
+
+    chunks = []
+    real_inflate = archives._Inflating._inflate
+    monkeypatch.setattr(archives._Inflating, "_inflate", lambda self: chunks.append(out := real_inflate(self)) or out)
+    path = write(tmp_path, "bomb.tar.gz", gzip.compress(good(1) + entry("zeros.txt", bytes(12 << 20)) + END))
+    assert os.path.getsize(path) < 100_000
+    listed = archives.members(str(path))
+    zeros = [m for m in listed if m.name == "zeros.txt"][0]
+    assert archives.read_member(str(path), zeros.offset, zeros.size) == bytes(12 << 20)
+    assert max(len(c) for c in chunks if c) <= 1 << 20

@@ -70,6 +70,8 @@ class _Inflating:
 
     CHUNK = 1 << 16
     """Compressed bytes inflated at a time: small, because OPEN_SHARDS streams stay open in each worker."""
+    INFLATED = 1 << 20
+    """The most bytes one inflation makes, however well the data compress."""
 
     def __init__(self, path: str, spill: bool = False):
         self.file = open(path, "rb")
@@ -117,6 +119,8 @@ class _Inflating:
         return data
 
     def _inflate(self) -> bytes | None:
+        """The next bytes of the stream, at most INFLATED of them (deflate expands up to a thousandfold); None
+        at its end."""
         while True:
             if self.inflater.eof:  # concatenated gzip members
                 rest = self.inflater.unused_data
@@ -125,12 +129,12 @@ class _Inflating:
                     rest = self.file.read(self.CHUNK)
                     if not rest:
                         return None
-                out = self.inflater.decompress(rest)
+                out = self.inflater.decompress(rest, self.INFLATED)
             else:
-                compressed = self.file.read(self.CHUNK)
-                if not compressed:
+                compressed = self.inflater.unconsumed_tail or self.file.read(self.CHUNK)
+                out = self.inflater.decompress(compressed, self.INFLATED)  # b"": what the inflater still holds
+                if not out and not compressed and not self.inflater.eof:
                     raise EOFError("compressed file ended before the end-of-stream marker was reached")
-                out = self.inflater.decompress(compressed)
             if out:
                 return out
 
