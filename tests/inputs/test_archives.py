@@ -448,3 +448,29 @@ def test_a_member_that_compresses_a_thousandfold_is_inflated_a_megabyte_at_a_tim
     zeros = [m for m in listed if m.name == "zeros.txt"][0]
     assert archives.read_member(str(path), zeros.offset, zeros.size) == bytes(12 << 20)
     assert max(len(c) for c in chunks if c) <= 1 << 20
+
+
+def test_an_archive_with_nothing_in_it_is_an_empty_archive_and_counted(tmp_path):
+    src = tmp_path / "src"
+    make_corpus(src, 2)
+    pack(src / "full.tar", {f"{n:06d}_{key(n)}.txt": article(n).encode() for n in (2, 3)})
+    write(src, "zero-bytes.tar", b"")
+    write(src, "zero-bytes.tgz", b"")
+    write(src, "end-blocks.tar", bytes(20 * BLOCK))
+    write(src, "empty-gzip.tar.gz", gzip.compress(b""))
+    write(src, "end-blocks.tar.gz", gzip.compress(END))
+    write(src, "folders.tar", ustar("a", 0, b"5") + ustar("a/b/", 0, b"5") + END)
+    empty = [
+        "zero-bytes.tar",
+        "zero-bytes.tgz",
+        "end-blocks.tar",
+        "empty-gzip.tar.gz",
+        "end-blocks.tar.gz",
+        "folders.tar",
+    ]
+    metrics = normalize.run([src], tmp_path / "out", settings(workers=1), progress=False)
+    assert rejects(tmp_path / "out") == dict.fromkeys(empty, "empty_archive")
+    assert (metrics["input_files"], metrics["documents"], metrics["rejected"]) == (4 + len(empty), 4, len(empty))
+    assert metrics["rejected_by_reason"] == {"empty_archive": len(empty)}
+    normalize.run([src], tmp_path / "out-2", settings(workers=2), progress=False)  # listed by worker processes
+    assert tree_bytes(tmp_path / "out-2") == tree_bytes(tmp_path / "out")

@@ -284,7 +284,8 @@ def _add_archive(
     """Every member listed in the tar shard at ``path`` as a Source or a Rejected, from its headers alone.
 
     A damaged shard (``error``) keeps the members listed before the damage and
-    adds one Rejected for the rest, like a folder that cannot be listed.
+    adds one Rejected for the rest, like a folder that cannot be listed. A shard
+    with no members to account for is one Rejected itself, so that every shard counts.
     """
     archive = candidates.container(path)
     result.input_files += len(members)
@@ -298,6 +299,9 @@ def _add_archive(
         result.input_files += 1
         detail = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
         result.rejected.append(Rejected(relpath, "damaged_archive", f"{detail} (after {len(members)} members)"))
+    elif not members:
+        result.input_files += 1
+        result.rejected.append(Rejected(relpath, "empty_archive", "no members, or only folders"))
 
 
 def _check_member(member: archives.Member, archive: str, params: NormalizeParams) -> str | Rejected:
