@@ -160,7 +160,7 @@ def test_archive_patterns_are_a_param(tmp_path):
 def test_the_header_reader_agrees_with_tarfile_on_every_format(tmp_path, monkeypatch):
     from broadsheet.inputs import archives
 
-    rewinds = []  # seeks of a gzip stream to before what it holds: it must inflate again from the start
+    rewinds = []  # seeks of a gzip stream to before what it buffers: read from its spill, not inflated again
     real_seek = archives._Inflating.seek
     monkeypatch.setattr(
         archives._Inflating, "seek", lambda self, offset: rewinds.append(offset < self.base) or real_seek(self, offset)

@@ -64,8 +64,8 @@ class _Inflating:
     ``spill``, everything inflated is also appended to an anonymous temporary file, where reads of
     bytes behind the buffer are served: members read in any order cost one pass over the shard
     (source order need not be the order a shard stores its members in: ``tar -czf`` stores them in
-    directory order), at the price of disk space up to the shard's uncompressed size while the
-    stream is open. Without it (a listing, which reads forwards) seeking back is an error.
+    directory order), at the price of disk space (in TMPDIR) up to the shard's uncompressed size
+    while the stream is open. Without it (a listing, which reads forwards) seeking back is an error.
     """
 
     CHUNK = 1 << 16
