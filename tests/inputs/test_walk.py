@@ -119,3 +119,18 @@ def test_a_tar_member_with_a_5000_digit_ordinal_becomes_a_record(tmp_path):
         tar.addfile(info, io.BytesIO(data))
     metrics = normalize.run([tmp_path / "raw"], tmp_path / "out", settings(workers=1), progress=False)
     assert metrics["documents"] == 1
+
+
+def test_a_tar_shard_swapped_after_the_walk_has_its_members_rejected_not_read(tmp_path):
+    (tmp_path / "raw").mkdir()
+    for name, folder in (("shard.tar", tmp_path / "raw"), ("other.tar", tmp_path)):
+        with tarfile.open(folder / name, "w") as tar:
+            data = article(1 if folder != tmp_path else 2).encode()
+            info = tarfile.TarInfo("000_00000000000000aa.txt")
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    source = planned(tmp_path / "raw", "shard.tar/000_00000000000000aa.txt")
+    os.unlink(tmp_path / "raw" / "shard.tar")
+    os.symlink(tmp_path / "other.tar", tmp_path / "raw" / "shard.tar")
+    rejected = reading.read(source, 1 << 20)
+    assert rejected.reason == "changed_during_run" and "symbolic link" in rejected.detail

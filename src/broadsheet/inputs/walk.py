@@ -32,6 +32,7 @@ from broadsheet.core.params import NormalizeParams
 from broadsheet.core.values import Rejected, Source
 from broadsheet.inputs import archives
 from broadsheet.inputs.names import display_path, identify
+from broadsheet.inputs.opening import CHANGED, Changed
 
 NOT_A_DOCUMENT = "not_a_document"
 
@@ -145,8 +146,9 @@ class _Candidates:
 def plan(roots: list[str | Path], params: NormalizeParams, list_archives: Callable = map) -> Plan:
     """Walk ``roots`` and decide, for every entry, read or reject. Several roots are prefixed by their names.
 
-    The tar shards found are listed after the walk, by ``list_archives(archives.listing, paths)``
-    (an ordered map: the normalize stage passes its workers', so shards are listed side by side).
+    The tar shards found are listed after the walk, by ``list_archives(archives.listing, paths)`` (an
+    ordered map: the normalize stage passes its workers', so shards are listed side by side; the listing is
+    given ``max_file_bytes``, the most it inflates of one member).
     """
     roots = [Path(r) for r in roots]
     if not roots:
@@ -166,7 +168,8 @@ def plan(roots: list[str | Path], params: NormalizeParams, list_archives: Callab
     for prefix, root in prefixes.items():
         _walk(root, [prefix] if prefix else [], os.path.realpath(root), params, candidates, result)
     found = candidates.archives
-    listings = list_archives(archives.listing, [path for path, _, _ in found])
+    listing = functools.partial(_listing, max_member_bytes=params.max_file_bytes)
+    listings = list_archives(listing, [(path, identity) for path, _, identity in found])
     for (path, relpath, identity), (members, error) in zip(found, listings):
         _add_archive(path, relpath, identity, members, error, params, candidates, result)
     result.table = candidates.table()
@@ -294,6 +297,12 @@ def _check_name_and_size(name: str, relpath: str, size: int, params: NormalizePa
     return None
 
 
+def _listing(shard: tuple[str, tuple[int, int]], max_member_bytes: int):
+    """``archives.listing`` of a (path, identity) pair: a module-level function, for the workers."""
+    path, identity = shard
+    return archives.listing(path, max_member_bytes, identity)
+
+
 def _add_archive(
     path: str,
     relpath: str,
@@ -307,7 +316,8 @@ def _add_archive(
     """Every member listed in the tar shard at ``path`` as a Source or a Rejected, from its headers alone.
 
     A damaged shard (``error``) keeps the members listed before the damage and
-    adds one Rejected for the rest, like a folder that cannot be listed.
+    adds one Rejected for the rest, like a folder that cannot be listed. A shard
+    with no members to account for is one Rejected itself, so that every shard counts.
     """
     archive = candidates.container(path)
     result.input_files += len(members)
@@ -317,10 +327,16 @@ def _add_archive(
             result.rejected.append(outcome)
         else:
             candidates.add(archive, None, outcome, identity, (member.offset, member.size))
-    if error is not None:
+    if isinstance(error, Changed):
+        result.input_files += 1
+        result.rejected.append(Rejected(relpath, CHANGED, f"{error} (after {len(members)} members)"))
+    elif error is not None:
         result.input_files += 1
         detail = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
         result.rejected.append(Rejected(relpath, "damaged_archive", f"{detail} (after {len(members)} members)"))
+    elif not members:
+        result.input_files += 1
+        result.rejected.append(Rejected(relpath, "empty_archive", "no members, or only folders"))
 
 
 def _check_member(member: archives.Member, archive: str, params: NormalizeParams) -> str | Rejected:
