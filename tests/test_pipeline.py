@@ -93,9 +93,12 @@ def test_killed_run_leaves_the_previous_output_whole(tmp_path, cli_env):
         [sys.executable, "-m", "broadsheet", "normalize", str(raw), "--out", str(out), "--workers", "1", "-q"],
         env=cli_env,
     )
-    partial = tmp_path / ".normalized.broadsheet-partial"
+
+    def partial() -> list:
+        return list(tmp_path.glob(".normalized.broadsheet-partial*"))
+
     deadline = time.time() + 60
-    while not partial.exists() and time.time() < deadline and proc.poll() is None:
+    while not partial() and time.time() < deadline and proc.poll() is None:
         time.sleep(0.01)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
@@ -103,7 +106,7 @@ def test_killed_run_leaves_the_previous_output_whole(tmp_path, cli_env):
     assert tree_bytes(out) == before
     metrics = normalize.run([raw], out, settings(workers=1), progress=False)
     assert metrics["documents"] == 3001
-    assert not partial.exists()
+    assert not partial()
 
 
 def test_committed_lock_matches_this_checkouts_code_and_params(env):

@@ -94,7 +94,7 @@ def loaded(tmp_path_factory) -> dict[str, set[str]]:
         env = {
             **os.environ,
             "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
-            "PYTHONPATH": str(root / "site"),
+            "PYTHONPATH": os.pathsep.join(filter(None, [str(root / "site"), os.environ.get("PYTHONPATH")])),
             "BROADSHEET_OPENED_LOG": str(log),
             "BROADSHEET_WATCHED": os.pathsep.join([str(REPO / "src"), str(REPO / "schemas")]),
         }
