@@ -1,20 +1,22 @@
 """Typed settings of each stage, read from ``params.yaml``.
 
 Every knob lives in ``params.yaml`` (DVC tracks it); this module gives each
-stage a frozen dataclass and refuses unknown keys and ill-typed values with one
-readable line.
+stage a frozen dataclass and refuses unknown keys, ill-typed values and values
+out of their range with one readable line, before any work starts (never later,
+in a worker).
 """
 
 from __future__ import annotations
 
 import codecs
 import dataclasses
+import math
+import os
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
-
+from broadsheet.core import yamlfile
 from broadsheet.core.errors import BroadsheetError, failing_as
 
 SPLITS = ("train", "validation", "test")
@@ -47,17 +49,22 @@ class NormalizeParams:
     """Characters of title + text the language detector reads."""
 
     def validate(self) -> None:
-        _positive("normalize.max_file_bytes", self.max_file_bytes)
-        _positive("normalize.shard_rows", self.shard_rows)
-        _positive("normalize.lang_prefix_chars", self.lang_prefix_chars)
+        _between("normalize.max_file_bytes", self.max_file_bytes, 1, 1 << 30)
+        _between("normalize.shard_rows", self.shard_rows, 1, MAX_SHARD_ROWS)
+        _between("normalize.lang_prefix_chars", self.lang_prefix_chars, 1, 1 << 24)
+        _between("normalize.max_mess_ratio", self.max_mess_ratio, 0, 1)
         if not self.include:
             raise BroadsheetError("params: normalize.include must list at least one pattern")
         _one_of("normalize.control_chars", self.control_chars, ("remove", "reject"))
         for encoding in self.legacy_encodings:
             try:
-                codecs.lookup(encoding)
+                text = codecs.lookup(encoding)._is_text_encoding  # hex, base64, rot13 ... turn bytes into bytes
             except LookupError:
-                raise BroadsheetError(f"params: normalize.legacy_encodings: unknown encoding {encoding!r}") from None
+                text = False
+            if not text:
+                raise BroadsheetError(
+                    f"params: normalize.legacy_encodings: {_shown(encoding)} is not a text encoding (e.g. cp1252)"
+                )
 
 
 @dataclass(frozen=True)
@@ -72,10 +79,9 @@ class FilterParams:
     """Allow-list of language codes; other documents are filtered (language). Empty: all languages."""
 
     def validate(self) -> None:
-        if self.min_words < 0 or self.max_words < 0:
-            raise BroadsheetError("params: filter.min_words and filter.max_words may not be negative")
-        if not 0 <= self.max_repeated_paragraphs <= 1:
-            raise BroadsheetError("params: filter.max_repeated_paragraphs must be between 0 and 1")
+        _between("filter.min_words", self.min_words, 0, 1 << 40)
+        _between("filter.max_words", self.max_words, 0, 1 << 40)
+        _between("filter.max_repeated_paragraphs", self.max_repeated_paragraphs, 0, 1)
 
 
 @dataclass(frozen=True)
@@ -85,6 +91,11 @@ class CardParams:
     description: str = "News articles parsed and normalised by broadsheet."
     citation: str = ""
     homepage: str = ""
+
+    def validate(self) -> None:
+        for f in dataclasses.fields(self):
+            if len(getattr(self, f.name)) > MAX_CARD_TEXT:
+                raise BroadsheetError(f"params: publish.card.{f.name} is longer than {MAX_CARD_TEXT} characters")
 
 
 @dataclass(frozen=True)
@@ -96,7 +107,8 @@ class PublishParams:
     card: CardParams = field(default_factory=CardParams)
 
     def validate(self) -> None:
-        _positive("publish.shard_rows", self.shard_rows)
+        _between("publish.shard_rows", self.shard_rows, 1, MAX_SHARD_ROWS)
+        self.card.validate()
         if set(self.splits) != set(SPLITS):
             raise BroadsheetError(f"params: publish.splits must have exactly the keys {', '.join(SPLITS)}")
         if any(v < 0 for v in self.splits.values()) or abs(sum(self.splits.values()) - 1.0) > 1e-9:
@@ -119,8 +131,11 @@ class DedupParams:
     """What publish leaves out: exact duplicates only, exact and near, or none."""
 
     def validate(self) -> None:
-        for name in ("ngram", "num_perm", "bands", "rows"):
-            _positive(f"dedup.{name}", getattr(self, name))
+        _between("dedup.ngram", self.ngram, 1, 1000)
+        _between("dedup.num_perm", self.num_perm, 1, 4096)
+        _between("dedup.bands", self.bands, 1, 4096)
+        _between("dedup.rows", self.rows, 1, 4096)
+        _between("dedup.seed", self.seed, 0, 2**63 - 1)
         if self.bands * self.rows != self.num_perm:
             raise BroadsheetError(f"params: dedup.bands x dedup.rows must equal dedup.num_perm ({self.num_perm})")
         if not 0 < self.threshold <= 1:
@@ -139,8 +154,7 @@ class ComputeParams:
 
     def validate(self) -> None:
         _one_of("compute.engine", self.engine, ENGINES)
-        if self.workers < 0:
-            raise BroadsheetError(f"params: compute.workers may not be negative, got {self.workers}")
+        _between("compute.workers", self.workers, 0, max_workers())
 
 
 @dataclass(frozen=True)
@@ -152,14 +166,31 @@ class Params:
     compute: ComputeParams = field(default_factory=ComputeParams)
 
 
+MAX_SHARD_ROWS = 1_000_000
+MAX_CARD_TEXT = 100_000
+WORKERS_PER_CORE = 8
+
+
+def max_workers() -> int:
+    """The most workers a run may ask for here: a few per core (more only thrash, or fork until memory runs out)."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return WORKERS_PER_CORE * cores
+
+
+def _shown(value) -> str:
+    """A value for a message: its repr, cut short (a setting may be megabytes long)."""
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
 def _one_of(name: str, value: str, allowed: tuple[str, ...]) -> None:
     if value not in allowed:
-        raise BroadsheetError(f"params: {name} must be one of {', '.join(allowed)}, got {value!r}")
+        raise BroadsheetError(f"params: {name} must be one of {', '.join(allowed)}, got {_shown(value)}")
 
 
-def _positive(name: str, value: int) -> None:
-    if value <= 0:
-        raise BroadsheetError(f"params: {name} must be positive, got {value}")
+def _between(name: str, value: float, low: float, high: float) -> None:
+    if not low <= value <= high:
+        raise BroadsheetError(f"params: {name} must be between {low} and {high}, got {_shown(value)}")
 
 
 def _coerce(value, tp, where: str):
@@ -170,19 +201,21 @@ def _coerce(value, tp, where: str):
     if origin is tuple:
         (item,) = {a for a in typing.get_args(tp) if a is not Ellipsis}
         if not isinstance(value, list):
-            raise BroadsheetError(f"params: {where} must be a list, got {value!r}")
+            raise BroadsheetError(f"params: {where} must be a list, got {_shown(value)}")
         return tuple(_coerce(v, item, f"{where}[{i}]") for i, v in enumerate(value))
     if origin is dict:
         key_t, val_t = typing.get_args(tp)
         if not isinstance(value, dict):
-            raise BroadsheetError(f"params: {where} must be a mapping, got {value!r}")
+            raise BroadsheetError(f"params: {where} must be a mapping, got {_shown(value)}")
         return {_coerce(k, key_t, where): _coerce(v, val_t, f"{where}.{k}") for k, v in value.items()}
     # bool is an int in Python; a param typed int must not accept true/false, nor the reverse.
     ok = isinstance(value, tp) and not (tp is not bool and isinstance(value, bool))
     if tp is float and isinstance(value, int) and not isinstance(value, bool):
-        return float(value)
+        value, ok = float(value), True
     if not ok:
-        raise BroadsheetError(f"params: {where} must be {tp.__name__}, got {value!r}")
+        raise BroadsheetError(f"params: {where} must be {tp.__name__}, got {_shown(value)}")
+    if tp is float and not math.isfinite(value):
+        raise BroadsheetError(f"params: {where} must be a finite number, got {_shown(value)}")
     return value
 
 
@@ -190,13 +223,18 @@ def _build(cls, data, where: str):
     if data is None:
         data = {}
     if not isinstance(data, dict):
-        raise BroadsheetError(f"params: {where or 'the file'} must be a mapping, got {data!r}")
+        raise BroadsheetError(f"params: {where or 'the file'} must be a mapping, got {_shown(data)}")
     hints = typing.get_type_hints(cls)
     known = {f.name for f in dataclasses.fields(cls)}
+    if not all(isinstance(key, str) for key in data):
+        odd = next(key for key in data if not isinstance(key, str))
+        raise BroadsheetError(f"params: {where or 'the file'} has a key that is not a name: {_shown(odd)}")
     unknown = sorted(set(data) - known)
     if unknown:
         prefix = f"{where}." if where else ""
-        raise BroadsheetError(f"params: unknown setting {prefix}{unknown[0]} (known: {', '.join(sorted(known))})")
+        raise BroadsheetError(
+            f"params: unknown setting {prefix}{_shown(unknown[0])[1:-1]} (known: {', '.join(sorted(known))})"
+        )
     values = {k: _coerce(v, hints[k], f"{where}.{k}" if where else k) for k, v in data.items()}
     return cls(**values)
 
@@ -214,11 +252,6 @@ def load(path: str | Path | None) -> Params:
     if path is None:
         return parse({})
     with failing_as(f"cannot read params file {path}"):
-        text = Path(path).read_text(encoding="utf-8")
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        at = f" at line {mark.line + 1}" if mark else ""
-        raise BroadsheetError(f"params file {path} is not valid YAML{at}") from None
-    return parse(data)
+        with open(path, "rb") as f:
+            data = f.read(yamlfile.MAX_BYTES + 1)
+    return parse(yamlfile.parse(data, f"params file {path}"))
