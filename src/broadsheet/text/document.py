@@ -12,6 +12,7 @@ import hashlib
 
 from broadsheet.core.params import NormalizeParams
 from broadsheet.core.values import Rejected, Source
+from broadsheet.text import words
 from broadsheet.text.clean import clean_text, fix_mojibake, has_control_chars, normalize_newlines
 from broadsheet.text.decode import Undecodable, decode
 from broadsheet.text.lang import detect as detect_language
@@ -80,7 +81,7 @@ def normalize_document(
         "lang": lang,
         "lang_score": lang_score,
         "n_chars": len(body),
-        "n_words": sum(p.count(" ") for p in paragraphs) + len(paragraphs),  # = len(body.split()) on clean text
+        "n_words": words.count(paragraphs),
         "text_sha256": hashlib.sha256(body.encode("utf-8")).hexdigest(),
         "source": {
             "path": source.relpath,
