@@ -101,5 +101,47 @@ def test_validate_and_card_commands(published, tmp_path, cli_env):
     assert ok.returncode == 0 and "ok" in ok.stdout
     missing = subprocess.run(["broadsheet", "validate", str(tmp_path)], capture_output=True, text=True, env=cli_env)
     assert missing.returncode == 1 and "not a published dataset" in missing.stderr
-    card = subprocess.run(["broadsheet", "card", str(published)], capture_output=True, text=True, env=cli_env)
+    card = subprocess.run(  # no ./params.yaml here: the built-in defaults, as the folder was published with
+        ["broadsheet", "card", str(published)], capture_output=True, text=True, env=cli_env, cwd=tmp_path
+    )
     assert card.returncode == 0 and card.stdout == (published / "README.md").read_text()
+
+
+def opens_everywhere(folder, expect_rows: dict[str, int], tmp_path) -> None:
+    """The folder opens in every tool the README names, each split with its rows."""
+    import duckdb
+    import mlcroissant as mlc
+    import pandas as pd
+    import polars as pl
+
+    from_disk = datasets.load_from_disk(str(folder))
+    assert {split: from_disk[split].num_rows for split in from_disk} == expect_rows
+    filled = {split: rows for split, rows in expect_rows.items() if rows}
+    if filled:  # datasets cannot load a split of no rows from data files: the card's configs leave such splits out
+        loaded = datasets.load_dataset(str(folder), cache_dir=str(tmp_path / "hf-cache"))
+        assert {split: loaded[split].num_rows for split in loaded} == filled
+    described = mlc.Dataset(jsonld=str(folder / "croissant.json"))
+    for split, rows in expect_rows.items():
+        pattern = str(folder / "data" / f"{split}-*.parquet")
+        assert pl.read_parquet(pattern).height == rows
+        assert duckdb.sql(f"select count(*) from read_parquet('{pattern}')").fetchall()[0][0] == rows
+        assert sum(len(pd.read_parquet(p)) for p in (folder / "data").glob(f"{split}-*.parquet")) == rows
+        assert len(list(described.records(split))) == rows
+    assert validate.validate(folder) == []
+
+
+@pytest.mark.slow
+def test_what_make_run_produces_opens_in_every_tool(tmp_path, env):
+    from helpers import make_project, repro
+
+    root = make_project(tmp_path / "p", env, extra_docs=0)  # the shipped sample alone: two splits are empty
+    repro(root, env)
+    opens_everywhere(root / "corpus" / "dataset", {"train": 1, "validation": 0, "test": 0}, tmp_path)
+
+
+def test_a_corpus_of_no_documents_opens_everywhere_datasets_can(tmp_path):
+    (tmp_path / "raw").mkdir()
+    (tmp_path / "raw" / "empty.txt").write_bytes(b"")
+    normalize.run([tmp_path / "raw"], tmp_path / "n", settings(workers=1), progress=False)
+    publish.run(tmp_path / "n", tmp_path / "ds", settings(), progress=False)
+    opens_everywhere(tmp_path / "ds", {"train": 0, "validation": 0, "test": 0}, tmp_path)

@@ -66,21 +66,29 @@ def _sorted_yaml(data) -> str:
 
 
 def front_matter(info, card: CardParams, metrics: dict) -> dict:
-    """The card's YAML metadata, as the Hub reads it (``configs`` point at the Parquet export)."""
+    """The card's YAML metadata, as the Hub reads it (``configs`` point at the Parquet export).
+
+    ``configs`` and ``dataset_info`` name only the splits that hold documents: ``datasets.load_dataset``
+    cannot load a split of no rows from data files (it raises, and it checks that every split the card names
+    was loaded), while the Parquet files of an empty split still open everywhere else.
+    """
     languages = sorted(lang for lang in metrics.get("documents_by_language", {}) if lang != "unknown")
+    data_files = [
+        {"split": split, "path": layout.export_pattern(split)} for split in SPLITS if metrics["splits"][split]["rows"]
+    ]
     return {
         "pretty_name": card.pretty_name,
         "license": card.license,
         **({"language": languages} if languages else {}),
         "size_categories": [size_category(metrics["documents"])],
-        "configs": [
-            {
-                "config_name": "default",
-                "data_files": [{"split": split, "path": layout.export_pattern(split)} for split in SPLITS],
-            }
-        ],
-        "dataset_info": {"config_name": "default", **info._to_yaml_dict()},
+        **({"configs": [{"config_name": "default", "data_files": data_files}]} if data_files else {}),
+        "dataset_info": {"config_name": "default", **_filled_splits(info._to_yaml_dict())},
     }
+
+
+def _filled_splits(info: dict) -> dict:
+    splits = [split for split in info.get("splits", []) if split.get("num_examples")]
+    return {**info, "splits": splits} if splits else {k: v for k, v in info.items() if k != "splits"}
 
 
 def _example(row: dict | None) -> str | None:

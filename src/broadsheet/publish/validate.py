@@ -1,22 +1,24 @@
 """`broadsheet validate PATH`: check a published folder end to end, one line per problem.
 
-Four checks, each on its own: every Arrow and Parquet shard against the schema
+Five checks, each on its own: every Arrow and Parquet shard against the schema
 (and its texts against their hashes, and the two copies against each other);
 the manifest against the shards; the sha256 of every file ``croissant.json``
-names; the card's YAML and its row counts.
+names (never opening one outside the folder); the card's YAML, read as the
+Hub reads it, and its row counts; and the folder opened by both of
+``datasets``' loaders. A damaged or tampered folder gives problems, not errors.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import tempfile
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
-import yaml
 
-from broadsheet.core import schema
+from broadsheet.core import schema, yamlfile
 from broadsheet.core.errors import BroadsheetError
 from broadsheet.core.files import sha256_file
 from broadsheet.core.params import SPLITS
@@ -36,6 +38,7 @@ def validate(folder: str | Path) -> list[str]:
     check_manifest(folder, rows, problems)
     check_croissant(folder, problems)
     check_card(folder, rows, problems)
+    check_loaders(folder, rows, problems)
     return problems
 
 
@@ -109,29 +112,90 @@ def check_manifest(folder: Path, rows: Rows, problems: list[str]) -> None:
 
 
 def check_croissant(folder: Path, problems: list[str]) -> None:
-    """Every file ``croissant.json`` describes exists and has the sha256 it states."""
+    """Every file ``croissant.json`` describes is inside the folder, exists and has the sha256 it states."""
     croissant = folder / layout.CROISSANT
     try:
         described = json.loads(croissant.read_text(encoding="utf-8"))
-        for item in described.get("distribution", []):
-            if item.get("@type") == "cr:FileObject":
-                path = folder / item["contentUrl"]
-                if not path.is_file():
-                    problems.append(f"{croissant}: {item['contentUrl']} does not exist")
-                elif sha256_file(path) != item.get("sha256"):
-                    problems.append(f"{croissant}: sha256 of {item['contentUrl']} does not match the file")
-    except (OSError, ValueError, KeyError) as e:
-        problems.append(f"{croissant}: unreadable: {e}")
+    except (OSError, ValueError) as e:
+        problems.append(f"{croissant}: unreadable: {str(e)[:200]}")
+        return
+    distribution = described.get("distribution") if isinstance(described, dict) else None
+    if not isinstance(distribution, list):
+        problems.append(f"{croissant}: not a Croissant description (no distribution list)")
+        return
+    inside = folder.resolve()
+    for item in distribution:
+        if not isinstance(item, dict) or item.get("@type") != "cr:FileObject":
+            continue
+        url = item.get("contentUrl")
+        if not isinstance(url, str) or not url:
+            problems.append(f"{croissant}: a FileObject without a contentUrl: {str(item)[:100]}")
+            continue
+        path = folder / url
+        if Path(url).is_absolute() or not path.resolve().is_relative_to(inside):
+            problems.append(f"{croissant}: {url} is outside the published folder (not opened)")
+        elif not path.is_file():
+            problems.append(f"{croissant}: {url} does not exist")
+        elif sha256_file(path) != item.get("sha256"):
+            problems.append(f"{croissant}: sha256 of {url} does not match the file")
 
 
 def check_card(folder: Path, rows: Rows, problems: list[str]) -> None:
-    """The card has YAML metadata whose row counts are the shards'."""
+    """The card has YAML metadata, as ``huggingface_hub`` reads it, whose row counts are the shards'."""
+    from huggingface_hub import DatasetCard
+    from huggingface_hub.repocard import REGEX_YAML_BLOCK
+
     card = folder / layout.CARD
     try:
-        front = yaml.safe_load(card.read_text(encoding="utf-8").split("---\n")[1])
-        counts = {s["name"]: s["num_examples"] for s in front["dataset_info"]["splits"]}
-        for split, pairs in rows.items():
-            if counts.get(split) != len(pairs):
-                problems.append(f"{card}: says {counts.get(split)} rows in {split}, the shards hold {len(pairs)}")
-    except (OSError, IndexError, KeyError, TypeError, yaml.YAMLError) as e:
-        problems.append(f"{card}: no valid YAML metadata: {type(e).__name__} {e}")
+        text = card.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        problems.append(f"{card}: unreadable: {str(e)[:200]}")
+        return
+    match = REGEX_YAML_BLOCK.search(text)
+    if match is None:
+        problems.append(f"{card}: no YAML metadata block")
+        return
+    try:
+        front = yamlfile.parse(match.group(2), str(card))  # ours first: a tampered card may hold a YAML bomb
+        DatasetCard(text)
+        counts = {s["name"]: s["num_examples"] for s in front["dataset_info"].get("splits", [])}
+    except BroadsheetError as e:
+        problems.append(str(e))
+        return
+    except (ValueError, KeyError, TypeError) as e:
+        problems.append(f"{card}: no valid YAML metadata: {type(e).__name__} {str(e)[:200]}")
+        return
+    for split, pairs in rows.items():  # an empty split is left out of the card (see card.front_matter)
+        if counts.get(split, 0) != len(pairs):
+            problems.append(f"{card}: says {counts.get(split, 0)} rows in {split}, the shards hold {len(pairs)}")
+
+
+def check_loaders(folder: Path, rows: Rows, problems: list[str]) -> None:
+    """``load_from_disk`` opens every split with its rows; ``load_dataset`` opens every split that has rows
+    (it cannot load a split of none) and reads its first record. Streamed: nothing is copied or held whole."""
+    import datasets
+
+    try:
+        loaded = datasets.load_from_disk(str(folder))
+        for split in SPLITS:
+            if loaded[split].num_rows != len(rows[split]):
+                problems.append(f"{folder}: load_from_disk gives {loaded[split].num_rows} rows in {split}")
+    except Exception as e:  # noqa: BLE001 - whatever stops datasets from opening the folder is the problem reported
+        problems.append(f"{folder}: load_from_disk cannot open it: {type(e).__name__}: {_first_line(e)}")
+    filled = [split for split in SPLITS if rows[split]]
+    if not filled:
+        return
+    try:
+        with tempfile.TemporaryDirectory() as cache:
+            streamed = datasets.load_dataset(str(folder), streaming=True, cache_dir=cache)
+            if sorted(streamed) != sorted(filled):
+                problems.append(f"{folder}: load_dataset gives the splits {sorted(streamed)}, not {sorted(filled)}")
+            for split in filled:
+                next(iter(streamed[split]))
+    except Exception as e:  # noqa: BLE001 - as above
+        problems.append(f"{folder}: load_dataset cannot open it: {type(e).__name__}: {_first_line(e)}")
+
+
+def _first_line(error: BaseException) -> str:
+    lines = str(error).strip().splitlines()
+    return lines[0][:200] if lines else ""
