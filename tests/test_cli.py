@@ -76,7 +76,7 @@ def test_unwritable_output_folder(capsys, tmp_path):
 
 
 def test_bad_option_value_and_missing_argument(capsys, tmp_path):
-    code, _, err = run_cli(capsys, "normalize", str(tmp_path), "--out", str(tmp_path / "o"), "--workers", "0")
+    code, _, err = run_cli(capsys, "normalize", str(tmp_path), "--out", str(tmp_path / "o"), "--workers", "-1")
     assert code == 2 and "--workers" in one_error_line(err)
     code, _, err = run_cli(capsys, "normalize", "--out", str(tmp_path / "o"))
     assert code == 2 and "Missing argument" in one_error_line(err)
@@ -94,6 +94,7 @@ def test_normalize_then_publish_print_metrics_and_write_metrics_files(capsys, tm
         str(tmp_path / "n"),
         "--metrics",
         str(tmp_path / "m/n.json"),
+        "--json",
     )
     assert code == 0
     assert '"documents": 5' in out and (tmp_path / "m/n.json").read_text() == (tmp_path / "n/metrics.json").read_text()
@@ -126,3 +127,27 @@ def test_an_output_folder_overlapping_the_source_is_refused_and_nothing_is_touch
     assert code == 1
     assert "overlaps input" in one_error_line(err)
     assert len(list((tmp_path / "raw").iterdir())) == 2
+
+
+def test_every_command_reads_the_params_yaml_of_the_current_folder_by_default(tmp_path, cli_env):
+    make_corpus(tmp_path / "raw", 4)
+    write(tmp_path, "params.yaml", "filter:\n  min_words: 5\npublish:\n  card:\n    pretty_name: From the file\n")
+
+    def broadsheet(*args) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "-m", "broadsheet", *args], cwd=tmp_path, env=cli_env, capture_output=True, text=True
+        )
+
+    assert '"filtered": 0' in broadsheet("normalize", "raw", "--out", "n", "--json").stdout
+    write(tmp_path, "params.yaml", "filter:\n  min_words: 1000\npublish:\n  card:\n    pretty_name: From the file\n")
+    assert '"filtered": 4' in broadsheet("normalize", "raw", "--out", "n2", "--json").stdout
+    assert broadsheet("publish", "n", "--out", "ds").returncode == 0
+    assert "# From the file" in (tmp_path / "ds" / "README.md").read_text()
+    write(tmp_path, "params.yaml", "publish:\n  card:\n    pretty_name: Edited\n")
+    assert "# Edited" in broadsheet("card", "ds").stdout
+    before = (tmp_path / "ds" / "README.md").read_text()
+    refused = broadsheet("card", "ds", "-o", "ds/README.md")
+    assert refused.returncode == 1 and "an output a broadsheet stage wrote" in refused.stderr
+    assert (tmp_path / "ds" / "README.md").read_text() == before
+    assert broadsheet("card", "ds", "-o", "ds/README.md", "--force").returncode == 0
+    assert "# Edited" in (tmp_path / "ds" / "README.md").read_text()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import sys
+import time
 from pathlib import Path
 
 import click
@@ -15,10 +16,10 @@ import click
 from broadsheet import __version__
 from broadsheet.core.display import printable
 from broadsheet.core.errors import BroadsheetError, failing_as, reason
-from broadsheet.core.files import dumps_json, write_json
+from broadsheet.core.files import check_apart, dumps_json, guard_written_folder, write_json
 from broadsheet.core.params import ENGINES, Params
 from broadsheet.core.params import load as load_params
-from broadsheet.core.project import DATASET
+from broadsheet.core.project import DATASET, PARAMS
 
 # Each command imports the package of its stage inside its body, so that a stage's
 # command loads exactly the code its dvc.yaml deps name (tests/test_stage_deps.py).
@@ -49,7 +50,7 @@ params_option = click.option(
     "params_path",
     type=click.Path(dir_okay=False),
     default=None,
-    help="params.yaml to read settings from (default: built-in defaults).",
+    help="The settings file (default: ./params.yaml if there is one, else the built-in defaults).",
 )
 out_option = click.option(
     "--out",
@@ -62,9 +63,9 @@ force_option = click.option(
 )
 workers_option = click.option(
     "--workers",
-    type=click.IntRange(min=1),
+    type=click.IntRange(min=0, max=10**6),
     default=None,
-    help="Worker processes (default: compute.workers, else all cores).",
+    help="Worker processes; 0: every core (default: compute.workers in params).",
 )
 engine_option = click.option(
     "--engine",
@@ -72,7 +73,8 @@ engine_option = click.option(
     default=None,
     help="local processes or Ray (default: compute.engine; Ray joins RAY_ADDRESS, else starts locally).",
 )
-quiet_option = click.option("--quiet", "-q", is_flag=True, help="No progress bar, no summary.")
+quiet_option = click.option("--quiet", "-q", is_flag=True, help="No progress, no summary line.")
+json_option = click.option("--json", "as_json", is_flag=True, help="Print the metrics as JSON on stdout.")
 metrics_option = click.option(
     "--metrics",
     "metrics_path",
@@ -98,12 +100,14 @@ def cli() -> None:
 @params_option
 @metrics_option
 @quiet_option
-def normalize(src, out, workers, engine, fresh, force, params_path, metrics_path, quiet):
+@json_option
+def normalize(src, out, workers, engine, fresh, force, params_path, metrics_path, quiet, as_json):
     """Parse and normalise every file under SRC (folders; tar shards inside them are read too)."""
-    from broadsheet.normalize.stage import run
+    from broadsheet.normalize.stage import run, summary
 
+    started = time.monotonic()
     metrics = run(list(src), out, _params(params_path, workers, engine), progress=not quiet, fresh=fresh, force=force)
-    _report(metrics, metrics_path, quiet)
+    _report(summary(metrics), metrics, metrics_path, quiet, as_json, started)
 
 
 @cli.command(name="dedup")
@@ -115,20 +119,26 @@ def normalize(src, out, workers, engine, fresh, force, params_path, metrics_path
 @params_option
 @metrics_option
 @quiet_option
-def dedup_command(normalized, out, workers, engine, force, params_path, metrics_path, quiet):
+@json_option
+def dedup_command(normalized, out, workers, engine, force, params_path, metrics_path, quiet, as_json):
     """Find exact and near-duplicate clusters; write the decisions (duplicates.parquet), not a copy."""
-    from broadsheet.dedup.stage import run
+    from broadsheet.dedup.stage import run, summary
 
+    started = time.monotonic()
     metrics = run(normalized, out, _params(params_path, workers, engine), progress=not quiet, force=force)
-    _report(metrics, metrics_path, quiet)
+    _report(summary(metrics), metrics, metrics_path, quiet, as_json, started)
 
 
 def _params(path: str | None, workers: int | None = None, engine: str | None = None) -> Params:
-    """The settings of ``path`` (else the defaults), the command line's engine and workers over ``compute``'s."""
-    params = load_params(path)
+    """The settings of ``path`` (else ./params.yaml, else the defaults), the command line's engine and workers
+    over ``compute``'s."""
+    params = load_params(_params_file(path))
     compute = dataclasses.replace(
-        params.compute, workers=workers or params.compute.workers, engine=engine or params.compute.engine
+        params.compute,
+        workers=params.compute.workers if workers is None else workers,
+        engine=engine or params.compute.engine,
     )
+    compute.validate()
     return dataclasses.replace(params, compute=compute)
 
 
@@ -153,16 +163,22 @@ def _params(path: str | None, workers: int | None = None, engine: str | None = N
 @params_option
 @metrics_option
 @quiet_option
-def publish_command(normalized, out, force, duplicates, changelog, plots_dir, params_path, metrics_path, quiet):
+@json_option
+def publish_command(
+    normalized, out, force, duplicates, changelog, plots_dir, params_path, metrics_path, quiet, as_json
+):
     """Write the save_to_disk layout of a train/validation/test DatasetDict, its manifest, card and Croissant file."""
     from broadsheet.publish import layout
-    from broadsheet.publish.stage import Inputs, run
+    from broadsheet.publish.stage import Inputs, run, summary
 
+    started = time.monotonic()
     inputs = Inputs(normalized, duplicates, changelog)
+    if plots_dir:
+        check_apart(plots_dir, [normalized, *([duplicates] if duplicates else [])])
     metrics = run(inputs, out, _params(params_path), progress=not quiet, force=force)
     if plots_dir:
         _copy_folder(Path(out) / layout.PLOTS, plots_dir)
-    _report(metrics, metrics_path, quiet)
+    _report(summary(metrics), metrics, metrics_path, quiet, as_json, started)
 
 
 @cli.command(name="validate")
@@ -185,14 +201,17 @@ def validate_command(folder):
     "--changelog", type=click.Path(dir_okay=False), default=None, help="CHANGELOG.md for the Versions section."
 )
 @click.option("--output", "-o", type=click.Path(dir_okay=False), default=None, help="Write here (default: stdout).")
+@click.option("--force", is_flag=True, help="Write --output even inside a folder a broadsheet stage wrote.")
 @params_option
-def card_command(folder, changelog, output, params_path):
+def card_command(folder, changelog, output, params_path, force):
     """Render the dataset card of a published folder again, e.g. after editing the card's text in params.yaml."""
     from broadsheet.publish.stage import render_card
 
-    text = render_card(folder, load_params(params_path).publish, changelog)
+    text = render_card(folder, load_params(_params_file(params_path)).publish, changelog)
     if output:
-        Path(output).write_text(text, encoding="utf-8")
+        guard_written_folder(output, force)
+        with failing_as(f"cannot write {output}"):
+            Path(output).write_text(text, encoding="utf-8")
     else:
         click.echo(text, nl=False)
 
@@ -239,10 +258,20 @@ def _copy_folder(source: Path, target: str) -> None:
             shutil.copyfile(path, Path(target) / path.name)
 
 
-def _report(metrics: dict, metrics_path: str | None, quiet: bool) -> None:
+def _params_file(path: str | None) -> str | None:
+    """The settings file to read: the one given, else ./params.yaml if there is one (as DVC users expect)."""
+    if path is None and Path(PARAMS).is_file():
+        return PARAMS
+    return path
+
+
+def _report(summary: str, metrics: dict, metrics_path: str | None, quiet: bool, as_json: bool, started: float) -> None:
+    """Write the metrics file; print the one-line summary (stderr) and, with --json, the metrics (stdout)."""
     if metrics_path:
         with failing_as(f"cannot write metrics file {metrics_path}"):
             Path(metrics_path).parent.mkdir(parents=True, exist_ok=True)
             write_json(metrics_path, metrics)
     if not quiet:
+        click.echo(printable(f"{summary}; {time.monotonic() - started:.1f} s"), err=True)
+    if as_json:
         click.echo(dumps_json(metrics), nl=False)

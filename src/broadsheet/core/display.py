@@ -17,3 +17,8 @@ def printable(text: str) -> str:
 def _escape(match: re.Match) -> str:
     code = ord(match.group())
     return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def counted(n: int, noun: str) -> str:
+    """``1 document``, ``2,000 documents``."""
+    return f"{n:,} {noun}" + ("" if n == 1 else "s")

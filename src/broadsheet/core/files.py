@@ -76,6 +76,19 @@ def atomic_dir(final: str | Path, owner: Owner, force: bool = False) -> Iterator
         os.close(lock)
 
 
+def guard_written_folder(path: str | Path, force: bool = False) -> None:
+    """Refuse to write ``path`` inside a folder a broadsheet command wrote (DVC tracks it, and the next run
+    replaces it whole), unless ``force``."""
+    if force:
+        return
+    for folder in Path(os.path.realpath(path)).parents:
+        if (folder / MARKER).is_file():
+            raise BroadsheetError(
+                f"{path} is inside {folder}, an output a broadsheet stage wrote (and DVC tracks): "
+                "write elsewhere, or pass --force"
+            )
+
+
 def _lock(final: Path) -> int:
     """An exclusive lock on ``final`` for this process (held until its descriptor is closed, or the process ends)."""
     fd = os.open(final.parent / f".{final.name}.broadsheet-lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)

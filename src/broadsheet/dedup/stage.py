@@ -26,6 +26,7 @@ import pyarrow.parquet as pq
 
 from broadsheet import engines
 from broadsheet.core import provenance
+from broadsheet.core.display import counted
 from broadsheet.core.files import atomic_dir, check_apart
 from broadsheet.core.params import DedupParams, Params
 from broadsheet.core.progress import Progress
@@ -195,3 +196,11 @@ def _columns(paths: list[Path]) -> tuple[pa.Array, pa.Array, pa.Array]:
         return pa.concat_arrays(chunks) if chunks else pa.array([], pa.string())
 
     return column("id"), column("path"), column("text_sha256")
+
+
+def summary(metrics: dict) -> str:
+    """The run in one line, for people."""
+    return (
+        f"dedup: {counted(metrics['documents'], 'document')}: {counted(metrics['clusters'], 'cluster')}, "
+        f"{metrics['exact_duplicates']:,} exact and {metrics['near_duplicates']:,} near duplicates"
+    )

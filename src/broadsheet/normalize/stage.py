@@ -14,6 +14,7 @@ import pyarrow as pa
 
 from broadsheet import engines
 from broadsheet.core import provenance, schema
+from broadsheet.core.display import counted
 from broadsheet.core.files import atomic_dir, check_apart, write_json
 from broadsheet.core.params import Params
 from broadsheet.core.progress import Progress
@@ -112,3 +113,11 @@ try:
     _LIBC = ctypes.CDLL("libc.so.6")  # glibc: malloc_trim; elsewhere there is nothing to trim this way
 except OSError:
     _LIBC = None
+
+
+def summary(metrics: dict) -> str:
+    """The run in one line, for people."""
+    return (
+        f"normalize: {counted(metrics['input_files'], 'file')}: {counted(metrics['documents'], 'document')}, "
+        f"{metrics['rejected']:,} rejected, {metrics['skipped']:,} skipped, {metrics['filtered']:,} filtered"
+    )

@@ -18,6 +18,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from broadsheet.core import provenance, schema
+from broadsheet.core.display import counted
 from broadsheet.core.errors import BroadsheetError
 from broadsheet.core.files import atomic_dir, check_apart, read_json, sha256_file, write_json
 from broadsheet.core.params import SPLITS, Params, PublishParams
@@ -165,3 +166,11 @@ def render_card(folder: str | Path, params: PublishParams, changelog_path: str |
     stages = _stages(read_json(folder / provenance.FILE))
     versions = changelog.read(changelog_path)
     return card.render(info, params.card, metrics, schema.document(), versions, layout.first_record(folder), stages)
+
+
+def summary(metrics: dict) -> str:
+    """The run in one line, for people (a corpus with no document is worth a warning)."""
+    splits = ", ".join(f"{name} {values['rows']:,}" for name, values in metrics["splits"].items())
+    kept = counted(metrics["documents"], "document")
+    line = f"publish: {kept} ({splits}), {counted(metrics['deduplicated'], 'duplicate')} left out"
+    return line + ("; warning: the corpus has no document" if not metrics["documents"] else "")

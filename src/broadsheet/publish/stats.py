@@ -16,6 +16,14 @@ PERCENTILES = (5, 25, 50, 75, 95)
 LENGTH_BINS = (0, 50, 100, 200, 300, 500, 750, 1000, 1500, 2000, 3000, 5000, 10000)
 
 
+def bin_labels() -> list[str]:
+    """ "    0-49", "   50-99", ..., "10000+": the lower bounds padded, so that sorting the labels as text (as a
+    plot's category axis does) keeps the bins in order."""
+    width = len(str(LENGTH_BINS[-1]))
+    uppers = [f"-{high - 1}" for high in LENGTH_BINS[1:]] + ["+"]
+    return [f"{low:>{width}}{upper}" for low, upper in zip(LENGTH_BINS, uppers)]
+
+
 class Stats:
     """Lengths and languages of the published documents, gathered batch by batch."""
 
@@ -40,8 +48,9 @@ class Stats:
         }
 
     def length_histogram(self) -> list[dict]:
+        """Documents per bin of words, every bin (an empty one too) a row labelled by its range."""
         counts = np.histogram(self.words, bins=[*LENGTH_BINS, np.iinfo(np.int64).max])[0]
-        return [{"words": low, "documents": int(n)} for low, n in zip(LENGTH_BINS, counts)]
+        return [{"words": label, "documents": int(n)} for label, n in zip(bin_labels(), counts)]
 
     def language_counts(self) -> list[dict]:
         return [
