@@ -216,7 +216,12 @@ def card_command(folder, changelog, output, params_path, force):
         click.echo(text, nl=False)
 
 
-repo_option = click.option("--repo", default=".", show_default=True, help="The corpus repository: a path or git URL.")
+repo_option = click.option(
+    "--repo",
+    default=".",
+    show_default=True,
+    help="The corpus repository: a local clone (or any folder in one), or a git URL (diff only).",
+)
 dataset_option = click.option("--dataset", default=DATASET, show_default=True, help="Published folder in the repo.")
 
 
@@ -239,11 +244,16 @@ def diff_command(a, b, repo, dataset, as_json, limit):
 @click.argument("version")
 @repo_option
 @click.option("--no-push", is_flag=True, help="Commit and tag, but do not `dvc push`.")
-def release_command(version, repo, no_push):
-    """Write the CHANGELOG, re-run the pipeline, commit, tag VERSION and push the data."""
+@click.option("--allow-empty", is_flag=True, help="Release even when nothing changed since the last release.")
+def release_command(version, repo, no_push, allow_empty):
+    """Write the CHANGELOG, re-run the pipeline, commit, tag VERSION and push the data.
+
+    REPO (--repo) is a local clone, or any folder inside one."""
     from broadsheet.versions.release import release
 
-    result = release(version, repo, push=not no_push)
+    result = release(version, repo, push=not no_push, allow_empty=allow_empty)
+    if not result["documents"]:
+        click.echo(f"broadsheet: warning: {printable(version)} holds no document", err=True)
     previous = f" (changes since {result['previous']} in CHANGELOG.md)" if result["previous"] else ""
     pushed = " and pushed the data" if result["pushed"] else ""
     click.echo(printable(f"released {version}: committed, tagged{pushed}{previous}"))

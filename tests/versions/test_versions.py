@@ -183,7 +183,10 @@ def test_diff_names_changed_params_and_normalisation_changes(corpus_repo, env):
         ("dirty", ["release", "v9"], "work tree is not clean"),
         ("no-remote", ["release", "v9"], "no default DVC remote"),
         ("stale", ["release", "v9"], "pipeline is not up to date"),
-        (None, ["release", "bad..name"], "not a valid git tag name"),
+        (None, ["release", "bad..name"], "is not a version name"),
+        (None, ["release", "--", "-v2"], "is not a version name"),
+        (None, ["release", "<img/src=x/onerror=alert(1)>"], "is not a version name"),
+        (None, ["diff", "HEAD^{tree}", "HEAD"], "unknown revision 'HEAD^{tree}'"),
     ],
 )
 def test_version_commands_fail_with_one_line(corpus_repo, env, setup, args, message):
@@ -234,3 +237,38 @@ def test_a_release_is_refused_while_the_raw_folder_holds_files_git_ignores_and_a
     sh(tmp_path, env, "git", "clone", "-q", "--branch", "v1", str(root), str(clone))
     repro(clone, env)  # from nothing: the raw files in git, the code, the params
     sh(clone, env, "git", "diff", "--exit-code", "dvc.lock", "metrics")
+
+
+@pytest.mark.slow
+def test_release_refuses_an_unchanged_corpus_works_from_a_subfolder_and_shows_dvcs_own_push_error(tmp_path, env):
+    root = make_project(tmp_path / "corpus", env, extra_docs=5)
+    sh(root, env, "dvc", "remote", "add", "-d", "storage", str(tmp_path / "remote"))
+    repro(root, env)
+    commit(root, env, "corpus")
+    sh(
+        root / "corpus" / "raw", env, "broadsheet", "release", "v1", "--repo", ".", "--no-push"
+    )  # any folder of the clone
+    assert "v1" in sh(root, env, "git", "tag")
+    unchanged = subprocess.run(
+        ["broadsheet", "release", "v2", "--no-push"], cwd=root, env=env, capture_output=True, text=True
+    )
+    assert unchanged.returncode == 1 and "nothing changed since v1" in unchanged.stderr
+    assert sh(root, env, "git", "status", "--porcelain") == "" and "v2" not in sh(root, env, "git", "tag")
+    sh(root, env, "broadsheet", "release", "v2", "--no-push", "--allow-empty")
+    (tmp_path / "remote").write_text("a file where the remote folder should be")
+    write(root / "corpus" / "raw", "new.txt", article(77))
+    repro(root, env)
+    commit(root, env, "one more")
+    pushed = subprocess.run(["broadsheet", "release", "v3"], cwd=root, env=env, capture_output=True, text=True)
+    lines = pushed.stderr.strip().splitlines()
+    assert pushed.returncode == 1 and len(lines) == 1 and "ERROR:" in lines[0] and "dvc.org/support" not in lines[0]
+    assert "v3 is committed and tagged" in lines[0]
+
+
+def test_a_folder_named_like_a_tag_does_not_hide_the_tag(tmp_path, monkeypatch):
+    (tmp_path / "v2" / "manifest").mkdir(parents=True)
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(BroadsheetError, match="unknown revision|cannot open"):
+        manifests.open_version("v2", repo=str(tmp_path))
+    with pytest.raises(BroadsheetError, match="no manifest"):
+        manifests.open_version("./v2")

@@ -10,7 +10,7 @@ from broadsheet.core import schema
 from broadsheet.core.errors import BroadsheetError
 from broadsheet.core.files import MARKER, Owner, atomic_dir
 from broadsheet.core.project import DATASET
-from broadsheet.versions.manifests import dvc_fs
+from broadsheet.versions.manifests import dvc_fs, missing_data, toplevel
 
 DOWNLOADED = "dataset"
 """The published folder's name inside its cache entry."""
@@ -29,7 +29,7 @@ def fetch(repo: str = ".", rev: str | None = None, dataset: str = DATASET, cache
     fs = dvc_fs(repo, rev)
     commit = fs.repo.get_rev() if rev is not None else None
     if commit is None:  # the workspace of a local repo: nothing to download
-        local = Path(repo) / dataset
+        local = Path(toplevel(repo)) / dataset
         if not local.is_dir():
             raise BroadsheetError(f"no published dataset at {local}: run dvc repro (or dvc pull) first")
         return local
@@ -37,13 +37,16 @@ def fetch(repo: str = ".", rev: str | None = None, dataset: str = DATASET, cache
     entry = Path(cache_dir or cache_root()) / "datasets" / f"{Path(dataset).name}-{commit[:12]}-{key}"
     if (entry / DOWNLOADED).is_dir():
         return entry / DOWNLOADED
-    if not fs.isdir(dataset):
-        raise BroadsheetError(f"no {dataset} at revision {rev} of {repo}")
+    from dvc.exceptions import DvcException
+    from dvc_data.index import DataIndexError
+
     try:
+        if not fs.isdir(dataset):
+            raise BroadsheetError(f"no {dataset} at revision {rev} of {repo}")
         with atomic_dir(entry, OWNER) as partial:  # a download cut short is never mistaken for a whole one
             fs.get(dataset, str(partial / DOWNLOADED), recursive=True)
-    except FileNotFoundError as e:
-        raise BroadsheetError(f"cannot download {dataset} at {rev}: {e} (push it to a DVC remote first?)") from None
+    except (FileNotFoundError, DataIndexError, DvcException):
+        raise missing_data(f"{dataset} at {rev} of {repo}") from None
     return entry / DOWNLOADED
 
 

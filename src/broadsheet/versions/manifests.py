@@ -6,15 +6,15 @@ the cache lacks them), never by checking out the workspace.
 
 from __future__ import annotations
 
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
-import yaml
 
-from broadsheet.core import schema
-from broadsheet.core.errors import BroadsheetError
+from broadsheet.core import schema, yamlfile
+from broadsheet.core.errors import BroadsheetError, failing_as
 from broadsheet.core.project import DATASET, PARAMS
 from broadsheet.publish import layout
 
@@ -35,8 +35,13 @@ def _manifest(files: list[tuple[str, object]], where: str) -> tuple[pa.Table, st
     expected = schema.manifest()
     tables = []
     for name, open_part in sorted(files):
-        with open_part() as f:
-            table = pq.read_table(f)
+        try:
+            with open_part() as f:
+                table = pq.read_table(f)
+        except (OSError, pa.ArrowException) as e:
+            raise BroadsheetError(
+                f"manifest part {name} in {where} is damaged: {str(e).splitlines()[0][:200]}"
+            ) from None
         if not table.schema.equals(expected.arrow, check_metadata=False):
             raise BroadsheetError(
                 f"manifest part {name} in {where} does not have schema {expected.name}.v{expected.version}"
@@ -47,12 +52,23 @@ def _manifest(files: list[tuple[str, object]], where: str) -> tuple[pa.Table, st
     return pa.concat_tables(tables).replace_schema_metadata(None), document_schema
 
 
+def _params(data: bytes, where: str) -> dict:
+    parsed = yamlfile.parse(data, where)
+    if not isinstance(parsed, dict):
+        raise BroadsheetError(f"{where} is not a mapping of settings")
+    return parsed
+
+
 def from_folder(folder: str | Path, params_file: str | Path | None = None) -> Version:
     """The version published in ``folder`` (with the params of ``params_file``, when given)."""
     folder = Path(folder)
     parts = [(p.name, lambda p=p: open(p, "rb")) for p in layout.manifest_files(folder)]
     table, document_schema = _manifest(parts, str(folder))
-    params = yaml.safe_load(Path(params_file).read_text(encoding="utf-8")) if params_file else None
+    params = None
+    if params_file:
+        with failing_as(f"cannot read {params_file}"):
+            data = Path(params_file).read_bytes()
+        params = _params(data, str(params_file))
     return Version(str(folder), table, document_schema, params)
 
 
@@ -61,6 +77,9 @@ def dvc_fs(repo: str, rev: str | None):
     from dvc.exceptions import DvcException
     from dvc.scm import CloneError, RevError
 
+    repo = toplevel(repo)
+    if rev is not None and (rev.startswith("-") or not _names_a_commit(repo, rev)):
+        raise BroadsheetError(f"unknown revision {rev!r} in {repo} (a version is a commit: a tag, a branch or an id)")
     fs = DVCFileSystem(repo, rev=rev)
     try:
         _ = fs.repo  # opens lazily: make a bad repo or revision fail here, with a message
@@ -71,28 +90,66 @@ def dvc_fs(repo: str, rev: str | None):
             f"cannot open repository {repo}: not a git repository, or a URL that cannot be cloned"
         ) from None
     except DvcException as e:
-        raise BroadsheetError(f"cannot open {repo} as a DVC repository: {e}") from None
+        raise BroadsheetError(f"cannot open {repo} as a DVC repository: {str(e)[:200]}") from None
     return fs
+
+
+def toplevel(repo: str) -> str:
+    """A local path as the root of the git repository it is in (so any folder of a clone works); a URL as is."""
+    if not Path(repo).is_dir():
+        return repo
+    found = subprocess.run(["git", "rev-parse", "--show-toplevel"], cwd=repo, capture_output=True, text=True)
+    return found.stdout.strip() if found.returncode == 0 else repo
+
+
+def _names_a_commit(repo: str, rev: str) -> bool:
+    """Whether ``rev`` names a commit of the local repository ``repo`` (a tree or a blob is no version);
+    True for a remote URL, whose revisions DVC resolves after cloning."""
+    if not Path(repo).is_dir():
+        return True
+    found = subprocess.run(
+        ["git", "rev-parse", "--verify", "--quiet", "--end-of-options", f"{rev}^{{commit}}"],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+    )
+    return found.returncode == 0 or _unknown_to_git(repo)
+
+
+def _unknown_to_git(repo: str) -> bool:
+    """A folder git cannot read as a repository: let DVC say what it is not."""
+    return subprocess.run(["git", "rev-parse", "--git-dir"], cwd=repo, capture_output=True).returncode != 0
+
+
+def missing_data(where: str) -> BroadsheetError:
+    return BroadsheetError(
+        f"the data of {where} is in neither this DVC cache nor a remote it can reach: run `dvc fetch` "
+        "(or `dvc pull`) here, or `dvc push` in the clone that made that version"
+    )
 
 
 def from_rev(rev: str, repo: str = ".", dataset: str = DATASET) -> Version:
     """The version at git revision ``rev`` (a tag, branch or commit) of ``repo``."""
+    from dvc.exceptions import DvcException
+    from dvc_data.index import DataIndexError
+
     fs = dvc_fs(repo, rev)
     where = f"{dataset} at {rev}"
     try:
         names = [p for p in fs.find(f"{dataset}/{layout.MANIFEST}") if p.endswith(".parquet")]
         parts = [(name, lambda name=name: fs.open(name, "rb")) for name in names]
         table, document_schema = _manifest(parts, where)
-        params = yaml.safe_load(fs.cat_file(PARAMS)) if fs.exists(PARAMS) else None
-    except FileNotFoundError as e:
-        raise BroadsheetError(
-            f"cannot read {where}: {e} (is the data in the DVC cache or a remote? try dvc fetch)"
-        ) from None
+        params = _params(fs.cat_file(PARAMS), f"{PARAMS} at {rev}") if fs.exists(PARAMS) else None
+    except (FileNotFoundError, DataIndexError, DvcException):
+        raise missing_data(where) from None
     return Version(rev, table, document_schema, params)
 
 
 def open_version(spec: str, repo: str = ".", dataset: str = DATASET) -> Version:
-    """A published folder when ``spec`` is one, else a git revision of ``repo``."""
-    if (Path(spec) / layout.MANIFEST).is_dir():
+    """A published folder when ``spec`` is a path to one (it holds a ``/``, or starts with ``.``), else a git
+    revision of ``repo``: a folder beside the repository named like a tag never hides the tag."""
+    if "/" in spec or spec.startswith("."):
+        if not (Path(spec) / layout.MANIFEST).is_dir():
+            raise BroadsheetError(f"{spec} is not a published folder (no {layout.MANIFEST}/)")
         return from_folder(spec)
     return from_rev(spec, repo, dataset)

@@ -9,26 +9,37 @@ the data to the default DVC remote.
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import yaml
 
+from broadsheet.core.display import printable
 from broadsheet.core.errors import BroadsheetError
 from broadsheet.core.params import SPLITS
 from broadsheet.core.project import CHANGELOG, DATASET, PARAMS
 from broadsheet.versions import diff, manifests
 
+VERSION_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+/-]{0,99}")
+"""A version names a git tag, a changelog heading and the card's Versions: no markup, no option-like name."""
 CHANGELOG_HEADER = "# Changelog\n\nReleases of this corpus, newest first. Written by `broadsheet release`.\n"
 
 
 def _run(name: str, cmd: list[str], cwd: Path, check: bool = True) -> subprocess.CompletedProcess:
     result = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True)
     if check and result.returncode != 0:
-        said = [line for line in (result.stderr + result.stdout).splitlines() if line.strip()]
-        raise BroadsheetError(f"{name} failed: {said[-1].strip() if said else f'exit status {result.returncode}'}")
+        raise BroadsheetError(f"{name} failed: {_said(result)}")
     return result
+
+
+def _said(result: subprocess.CompletedProcess) -> str:
+    """The line that says what went wrong: DVC's own ``ERROR:`` line (not the support footer after it),
+    else the last one."""
+    said = [line.strip() for line in (result.stderr + result.stdout).splitlines() if line.strip()]
+    errors = [line for line in said if line.startswith("ERROR:")]
+    return (errors or said or [f"exit status {result.returncode}"])[-1][:300]
 
 
 def _git(root: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
@@ -87,8 +98,14 @@ def _prepend(changelog: Path, section: str) -> None:
 
 
 def _check_ready(root: Path, version: str, push: bool) -> None:
-    if _git(root, "check-ref-format", f"refs/tags/{version}", check=False).returncode:
-        raise BroadsheetError(f"{version!r} is not a valid git tag name")
+    if (
+        not VERSION_NAME.fullmatch(version)
+        or _git(root, "check-ref-format", f"refs/tags/{version}", check=False).returncode
+    ):
+        raise BroadsheetError(
+            f"{printable(repr(version)[:60])} is not a version name: letters, digits and . _ + / - (not first), "
+            "as in v2 or 2026.1"
+        )
     if not _git(root, "rev-parse", "--verify", "-q", "HEAD", check=False).stdout.strip():
         raise BroadsheetError("the repository has no commit yet: commit the pipeline first")
     if _git(root, "rev-parse", "--verify", "-q", f"refs/tags/{version}", check=False).returncode == 0:
@@ -166,10 +183,25 @@ def _has_dvcignore_patterns(root: Path) -> bool:
     return False
 
 
-def release(version: str, repo: str | Path = ".", push: bool = True, dataset: str = DATASET) -> dict:
+def repository_root(repo: str | Path) -> Path:
+    """The root of the local git repository ``repo`` is in (any folder of it); a one-line error for anything else."""
+    if not Path(repo).is_dir():
+        raise BroadsheetError(f"{repo} is not a folder: releasing needs a local clone of the corpus repository")
+    found = subprocess.run(["git", "rev-parse", "--show-toplevel"], cwd=repo, capture_output=True, text=True)
+    if found.returncode:
+        raise BroadsheetError(f"{repo} is not inside a git repository")
+    return Path(found.stdout.strip())
+
+
+def release(
+    version: str, repo: str | Path = ".", push: bool = True, dataset: str = DATASET, allow_empty: bool = False
+) -> dict:
     """Release ``version`` of the corpus in ``repo``; return the version, the previous release (or None), whether
-    the data was pushed, and the diff against the previous release (or None)."""
-    root = Path(repo)
+    the data was pushed, the diff against the previous release (or None) and the number of documents.
+
+    Every check comes before the first change to the repository: a refused release leaves nothing behind.
+    """
+    root = repository_root(repo)
     _check_ready(root, version, push)
     described = _git(root, "describe", "--tags", "--abbrev=0", check=False)
     previous = described.stdout.strip() if described.returncode == 0 else None
@@ -178,6 +210,8 @@ def release(version: str, repo: str | Path = ".", push: bool = True, dataset: st
     splits = current.manifest.column("split").to_pylist()
     counts = {name: splits.count(name) for name in SPLITS}
     report = diff.compare(manifests.from_rev(previous, str(root), dataset), current) if previous else None
+    if report is not None and not allow_empty and not _changed(report):
+        raise BroadsheetError(f"nothing changed since {previous}: no release made (--allow-empty to release anyway)")
     section = changelog_section(version, counts, previous, report)
     _prepend(root / CHANGELOG, section)
     _dvc(root, "repro")
@@ -189,4 +223,10 @@ def release(version: str, repo: str | Path = ".", push: bool = True, dataset: st
             _dvc(root, "push")
         except BroadsheetError as e:
             raise BroadsheetError(f"{version} is committed and tagged, but {e}; run `dvc push` again") from None
-    return {"version": version, "previous": previous, "pushed": push, "diff": report}
+    return {"version": version, "previous": previous, "pushed": push, "diff": report, "documents": sum(counts.values())}
+
+
+def _changed(report: dict) -> bool:
+    """Whether a diff between two versions found any change: documents, splits, schema or settings."""
+    lists = ("added", "removed", "changed", "moved_split")
+    return any(report[k] for k in lists) or report["schema"]["changed"] or bool(report["params"]["changed"])
