@@ -12,6 +12,7 @@ from broadsheet import normalize, publish
 from broadsheet.core.errors import BroadsheetError
 from broadsheet.core.params import CardParams, PublishParams
 from broadsheet.publish.splits import split_of
+from broadsheet.publish.stage import Inputs
 from helpers import SEED_PATH, make_corpus, settings, tree_bytes
 
 
@@ -97,3 +98,27 @@ def test_an_empty_corpus_publishes_three_empty_splits_that_load(tmp_path):
     loaded = datasets.load_from_disk(str(tmp_path / "ds"))
     assert metrics["documents"] == 0
     assert [len(s) for s in loaded.values()] == [0, 0, 0]
+
+
+def test_operator_text_cannot_break_out_of_the_card(tmp_path, normalized):
+    citation = "@misc{x,\n  title = {```\n</pre><script>alert(1)</script>\n````}\n}"
+    card = CardParams(citation=citation, pretty_name="<img src=x onerror=alert(1)>")
+    changelog = tmp_path / "CHANGELOG.md"
+    changelog.write_text("# Changelog\n\n## v1\n\nFirst release <img src=x onerror=alert(2)>.\n")
+    publish.run(
+        Inputs(normalized, changelog=changelog), tmp_path / "ds", settings(PublishParams(card=card)), progress=False
+    )
+    text = (tmp_path / "ds" / "README.md").read_text()
+    body = text.split("\n---\n", 1)[1]
+    assert "<img" not in body and "<script>" not in body.split("`````bibtex\n", 1)[0]
+    fenced = body.split("`````bibtex\n", 1)[1].split("\n`````\n", 1)[0]
+    assert fenced == citation  # whole, inside a fence longer than any run of backticks in it
+
+
+def test_a_five_megabyte_title_is_cut_in_the_cards_example(tmp_path):
+    huge = "T" * 5_000_000
+    (tmp_path / "raw").mkdir()
+    (tmp_path / "raw" / "a.txt").write_text(f"{huge}\nLONDON: " + " ".join(f"w{i}" for i in range(50)) + ".")
+    normalize.run([tmp_path / "raw"], tmp_path / "n", settings(workers=1), progress=False)
+    publish.run(tmp_path / "n", tmp_path / "ds", settings(), progress=False)
+    assert (tmp_path / "ds" / "README.md").stat().st_size < 50_000

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 import json
+import re
 from functools import lru_cache
 from importlib import resources
 
@@ -20,6 +21,8 @@ from broadsheet.core.schema import Schema
 from broadsheet.publish import layout
 
 EXAMPLE_TEXT_CHARS = 600
+EXAMPLE_LINE_CHARS = 300
+"""The example record's title, dateline and each related headline are cut to this (a title may be megabytes)."""
 EXAMPLE_RELATED = 3
 
 
@@ -52,7 +55,7 @@ def _template():
         undefined=jinja2.StrictUndefined,
         autoescape=False,
     )
-    environment.filters.update(md=md, pre=_pre, yaml=_yaml, sorted_yaml=_sorted_yaml)
+    environment.filters.update(md=md, pre=_pre, yaml=_yaml, sorted_yaml=_sorted_yaml, fenced=fenced)
     return environment.from_string(text)
 
 
@@ -96,12 +99,24 @@ def _example(row: dict | None) -> str | None:
     if row is None:
         return None
     shown = dict(row)
-    if len(shown["text"]) > EXAMPLE_TEXT_CHARS:
-        shown["text"] = shown["text"][:EXAMPLE_TEXT_CHARS] + " [...]"
-    shown["related"] = shown["related"][:EXAMPLE_RELATED] + (
-        ["[...]"] if len(shown["related"]) > EXAMPLE_RELATED else []
-    )
+    shown["text"] = _cut(shown["text"], EXAMPLE_TEXT_CHARS)
+    shown["title"] = _cut(shown["title"], EXAMPLE_LINE_CHARS)
+    shown["dateline"] = shown["dateline"] and _cut(shown["dateline"], EXAMPLE_LINE_CHARS)
+    related = [_cut(line, EXAMPLE_LINE_CHARS) for line in shown["related"][:EXAMPLE_RELATED]]
+    shown["related"] = related + (["[...]"] if len(shown["related"]) > EXAMPLE_RELATED else [])
     return json.dumps(shown, indent=2, ensure_ascii=False)
+
+
+def _cut(text: str, chars: int) -> str:
+    return text if len(text) <= chars else text[:chars] + " [...]"
+
+
+def fenced(text: str, info: str = "") -> str:
+    """``text`` as a Markdown code block whose fence is longer than any run of backticks in it, so that nothing
+    in it can close the block (CommonMark's rule); inside, HTML is shown, not rendered."""
+    longest = max((len(run) for run in re.findall("`+", text)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return f"{fence}{info}\n{text}\n{fence}"
 
 
 def _versions(changelog: str) -> str | None:
@@ -109,7 +124,7 @@ def _versions(changelog: str) -> str | None:
     sections = changelog.split("\n## ", 1)
     if len(sections) < 2:
         return None
-    return "### " + sections[1].replace("\n## ", "\n### ").strip()
+    return html.escape("### " + sections[1].replace("\n## ", "\n### ").strip(), quote=False)  # hand-edited
 
 
 def _without_card_text(settings: dict) -> dict:
