@@ -66,7 +66,7 @@ def test_defaults_equal_the_shipped_params_file():
         ({"normalize": {"shard_rows": True}}, "normalize.shard_rows must be int"),
         ({"normalize": {"fix_acute_apostrophe": 1}}, "normalize.fix_acute_apostrophe must be bool"),
         ({"normalize": {"include": "*.txt"}}, "normalize.include must be a list"),
-        ({"normalize": {"shard_rows": 0}}, "normalize.shard_rows must be positive"),
+        ({"normalize": {"shard_rows": 0}}, "normalize.shard_rows must be between 1 and"),
         ({"publish": {"splits": {"train": 0.5, "test": 0.5}}}, "exactly the keys"),
         ({"publish": {"splits": {"train": 0.9, "validation": 0.2, "test": 0.1}}}, "add up to 1"),
         ({"publish": {"card": {"license": 3}}}, "publish.card.license must be str"),
