@@ -55,7 +55,16 @@ def tree_bytes(folder: Path) -> dict[str, str]:
     }
 
 
-PROJECT_FILES = ["dvc.yaml", "params.yaml", "CHANGELOG.md", "schemas", "src", ".gitignore", ".dvcignore"]
+PROJECT_FILES = [
+    "dvc.yaml",
+    "params.yaml",
+    "CHANGELOG.md",
+    "takedowns.csv",
+    "schemas",
+    "src",
+    ".gitignore",
+    ".dvcignore",
+]
 
 
 def sh(cwd: Path, env: dict, *cmd: str, stdout_only: bool = False) -> str:

@@ -16,7 +16,7 @@ from broadsheet.core import provenance
 from helpers import REPO, article, make_project, repro, sh, write
 
 STAGES = ("normalize", "dedup", "publish")
-DATA_DEPS = {"corpus/raw", "corpus/normalized", "corpus/dedup", "CHANGELOG.md"}
+DATA_DEPS = {"corpus/raw", "corpus/normalized", "corpus/dedup", "CHANGELOG.md", "takedowns.csv"}
 
 # Imported by every Python process the test starts (PYTHONPATH): appends every file under the
 # watched folders that the process opens (sources, bytecode, schemas, templates) to a log; but not
@@ -84,7 +84,7 @@ def loaded(tmp_path_factory) -> dict[str, set[str]]:
     root = tmp_path_factory.mktemp("deps")
     (root / "site").mkdir()
     (root / "site" / "sitecustomize.py").write_text(RECORDER)
-    for name in ("params.yaml", "CHANGELOG.md"):
+    for name in ("params.yaml", "CHANGELOG.md", "takedowns.csv"):
         (root / name).write_bytes((REPO / name).read_bytes())
     for n in range(30):
         write(root / "corpus" / "raw", f"{n:03d}_{n:016x}.txt", article(n))

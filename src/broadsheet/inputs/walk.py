@@ -75,6 +75,15 @@ class Plan:
     def __len__(self) -> int:
         return len(self.order)
 
+    def take_down(self, ids: set[str]) -> list[tuple[str, str]]:
+        """Leave out of the source order every source whose id is in ``ids``; return their (id, relpath)."""
+        if not ids or not len(self.order):
+            return []
+        hit = pc.is_in(self.table["id"].take(self.order), value_set=pa.array(sorted(ids), pa.string()))
+        taken = self.table.take(pc.filter(self.order, hit)).select(["id", "relpath"]).to_pylist()
+        self.order = pc.filter(self.order, pc.invert(hit))
+        return [(row["id"], row["relpath"]) for row in taken]
+
     def ids(self):
         """The sources' ids in source order, made a batch at a time."""
         for start in range(0, len(self.order), _BATCH_ROWS):

@@ -4,11 +4,12 @@
 data/part-00000.parquet ...   the records (schemas/document), content-defined shards in source order
 rejects.parquet               files that gave no record, with a reason (schemas/reject)
 filtered.parquet              records the quality filters removed, with the measured value (schemas/filtered)
-metrics.json                  the accounting: input_files = documents + rejected + skipped + filtered
+takedowns.parquet             documents taken down (takedowns.csv) and left out unread (schemas/takedown)
+metrics.json                  the accounting: input_files = documents + rejected + skipped + filtered + taken_down
 shards.json                   the index of the shards, for reuse by the next run
 provenance.json               toolkit version, code hash and settings of the run (core.provenance)
 ```
-Later stages read this folder only through ``shards``, ``metrics`` and ``provenance``.
+Later stages read this folder only through ``shards``, ``table``, ``metrics`` and ``provenance``.
 """
 
 from __future__ import annotations
@@ -28,13 +29,14 @@ from broadsheet.core.shards import PARQUET_OPTIONS
 DATA = "data"
 REJECTS = "rejects.parquet"
 FILTERED = "filtered.parquet"
+TAKEDOWNS = "takedowns.parquet"
 METRICS = "metrics.json"
 INDEX = "shards.json"
 OWNER = Owner(
     "normalize",
     f"document.v{schema.VERSION}",
     signature=INDEX,
-    names=frozenset({DATA, REJECTS, FILTERED, METRICS, INDEX, _provenance.FILE, MARKER}),
+    names=frozenset({DATA, REJECTS, FILTERED, TAKEDOWNS, METRICS, INDEX, _provenance.FILE, MARKER}),
 )
 
 
@@ -42,9 +44,9 @@ def shard_name(index: int) -> str:
     return f"{DATA}/part-{index:05d}.parquet"
 
 
-def write_table(path: Path, rows: Iterable, table_schema: schema.Schema) -> None:
-    """Rows (Rejected or Filtered values) as a Parquet table sorted by path, checked against ``table_schema``."""
-    ordered = sorted((r.row() for r in rows), key=lambda r: (r["path"], r["reason"]))
+def write_table(path: Path, rows: Iterable[dict], table_schema: schema.Schema) -> None:
+    """Rows as a Parquet table sorted by path (else id), checked against ``table_schema``."""
+    ordered = sorted(rows, key=lambda r: (r.get("path") or "", r.get("id") or "", r["reason"]))
     table = pa.Table.from_pylist(ordered, schema=table_schema.arrow)
     table_schema.check(table)
     pq.write_table(table, path, **PARQUET_OPTIONS)
@@ -74,6 +76,24 @@ def shards(folder: str | Path) -> list[Path]:
                 f"{path} has schema {version}, not {expected.name}.v{expected.version}: run broadsheet normalize again"
             )
     return paths
+
+
+TABLES = {REJECTS: schema.reject, FILTERED: schema.filtered, TAKEDOWNS: schema.takedown}
+
+
+def table(folder: str | Path, name: str) -> pa.Table:
+    """One of the TABLES of a complete normalize output, checked against its schema (empty when an earlier
+    version of broadsheet did not write it)."""
+    expected = TABLES[name]()
+    path = _complete(folder) / name
+    if not path.is_file():
+        return expected.arrow.empty_table()
+    try:
+        found = pq.read_table(path)
+    except (OSError, pa.ArrowException) as e:
+        raise BroadsheetError(f"{path} is not a readable Parquet file: {str(e)[:200]}") from None
+    expected.check(found)
+    return found
 
 
 def metrics(folder: str | Path) -> dict:

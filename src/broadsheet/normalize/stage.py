@@ -19,7 +19,9 @@ from broadsheet.core.files import atomic_dir, check_apart, write_json
 from broadsheet.core.params import Params
 from broadsheet.core.progress import Progress
 from broadsheet.core.shards import spans
+from broadsheet.core.takedowns import Takedown
 from broadsheet.inputs import walk
+from broadsheet.inputs.names import identify
 from broadsheet.normalize import folder as layout
 from broadsheet.normalize import reuse
 from broadsheet.normalize.tally import Tally
@@ -36,6 +38,7 @@ def run(
     progress: bool = True,
     fresh: bool = False,
     force: bool = False,
+    takedowns: dict[str, Takedown] | None = None,
 ) -> dict:
     """Normalise every file under the folders ``sources`` into ``out``; return the metrics (also in its metrics.json).
 
@@ -45,7 +48,9 @@ def run(
     engine nor on the number of workers. Shards whose sources and normaliser
     did not change are copied from the previous ``out`` unless ``fresh``.
     ``out`` is replaced only if broadsheet normalize wrote it, unless ``force``.
+    Sources whose id ``takedowns`` (``core.takedowns.read``) lists are left out unread and listed.
     """
+    takedowns = takedowns or {}
     params = params or Params()
     check_apart(out, sources)  # before the walk: an output inside a source must not be read, let alone replaced
     fingerprint = reuse.fingerprint(params.normalize, params.filter)
@@ -58,6 +63,7 @@ def run(
         atomic_dir(out, layout.OWNER, force) as folder,
     ):
         plan = walk.plan(sources, params.normalize, list_archives=ordered)
+        taken = {doc_id for doc_id, _ in plan.take_down(set(takedowns))}
         cuts = spans(plan.ids(), params.normalize.shard_rows)
         release_memory()  # what sorting the plan took
         bar.total = len(plan)
@@ -69,9 +75,11 @@ def run(
         results = ordered(in_worker, map(plan.sources, cuts))
         written = _write_shards(folder, results, previous, again, tally, index, bar)
         tally.rejected.extend(plan.rejected)
-        layout.write_table(folder / layout.REJECTS, tally.rejected, schema.reject())
-        layout.write_table(folder / layout.FILTERED, tally.filtered, schema.filtered())
-        metrics = tally.metrics(written, plan.input_files)
+        rejects = [{**r.row(), "id": identify(r.path)[0]} for r in tally.rejected]
+        layout.write_table(folder / layout.REJECTS, rejects, schema.reject())
+        layout.write_table(folder / layout.FILTERED, [f.row() for f in tally.filtered], schema.filtered())
+        layout.write_table(folder / layout.TAKEDOWNS, [takedowns[i].row() for i in taken], schema.takedown())
+        metrics = tally.metrics(written, plan.input_files, len(taken), sorted(set(takedowns) - taken))
         write_json(folder / layout.METRICS, metrics)
         write_json(folder / layout.INDEX, {"fingerprint": fingerprint, "shards": index})
         write_json(folder / provenance.FILE, provenance.record(STAGE, params))
@@ -117,7 +125,12 @@ except OSError:
 
 def summary(metrics: dict) -> str:
     """The run in one line, for people."""
-    return (
+    line = (
         f"normalize: {counted(metrics['input_files'], 'file')}: {counted(metrics['documents'], 'document')}, "
         f"{metrics['rejected']:,} rejected, {metrics['skipped']:,} skipped, {metrics['filtered']:,} filtered"
     )
+    if metrics["taken_down"]:
+        line += f", {metrics['taken_down']:,} taken down"
+    if metrics["takedowns_unmatched"]:
+        line += f"; warning: {counted(len(metrics['takedowns_unmatched']), 'takedown')} matched no document"
+    return line

@@ -25,18 +25,23 @@ class Tally:
         for column, counts in shard.counts.items():
             self.by_column[column].update(counts)
 
-    def metrics(self, shards: int, input_files: int) -> dict:
+    def metrics(self, shards: int, input_files: int, taken_down: int = 0, unmatched: list[str] = ()) -> dict:
+        """``unmatched``: the ids takedowns.csv lists that no source has."""
         skipped = sum(1 for r in self.rejected if r.reason == NOT_A_DOCUMENT)
         rejected = Counter(r.reason for r in self.rejected if r.reason != NOT_A_DOCUMENT)
-        accounted = self.documents + len(self.rejected) + len(self.filtered)
+        accounted = self.documents + len(self.rejected) + len(self.filtered) + taken_down
         if input_files != accounted:
-            raise AssertionError(f"accounting: {input_files} files != {accounted} documents, rejects and filtered")
+            raise AssertionError(
+                f"accounting: {input_files} files != {accounted} documents, rejects, filtered, taken down"
+            )
         return {
             "input_files": input_files,
             "documents": self.documents,
             "rejected": sum(rejected.values()),
             "skipped": skipped,
             "filtered": len(self.filtered),
+            "taken_down": taken_down,
+            "takedowns_unmatched": list(unmatched),
             "rejected_by_reason": dict(sorted(rejected.items())),
             "filtered_by_reason": dict(sorted(Counter(f.reason for f in self.filtered).items())),
             "shards": shards,
