@@ -89,8 +89,11 @@ def _field(field: Field, record_set: str, file_set: str, column: str, json_path:
     return described
 
 
-def describe(card: CardParams, version: str, files: dict[str, list[tuple[Path, str]]], doc: Schema) -> dict:
-    """The Croissant JSON-LD for the Parquet ``files`` of each split (relative path, sha256)."""
+def describe(
+    card: CardParams, version: str, files: dict[str, list[tuple[Path, str]]], doc: Schema, fingerprint: str
+) -> dict:
+    """The Croissant JSON-LD for the Parquet ``files`` of each split (relative path, sha256); ``fingerprint``
+    (the corpus's, ``publish.manifest.fingerprint``) is its schema.org identifier."""
     distribution, record_sets = [], []
     for split, split_files in files.items():
         for path, sha256 in split_files:
@@ -131,6 +134,7 @@ def describe(card: CardParams, version: str, files: dict[str, list[tuple[Path, s
         "conformsTo": "http://mlcommons.org/croissant/1.0",
         "license": card.license,
         "version": version,
+        "identifier": fingerprint,
         "distribution": distribution,
         "recordSet": record_sets,
     }

@@ -6,6 +6,8 @@ dataset_dict.json                      the save_to_disk layout of a DatasetDict 
 {split}/state.json, dataset_info.json  what datasets reads beside them (a content-derived fingerprint)
 data/{split}-0000i-of-0000N.parquet    the same rows, in the Hub's layout (load_dataset, pandas, polars, duckdb)
 manifest/part-0000i.parquet            per document: id, split, hashes (schemas/manifest; what diff compares)
+outcomes.parquet                       every input that is no published document, and why (schemas/outcome)
+takedowns.parquet                      the documents taken down: id, reason, date (schemas/takedown; no text)
 README.md                              the dataset card
 croissant.json                         MLCommons Croissant description of the Parquet export
 metrics.json                           the accounting and corpus statistics
@@ -39,12 +41,18 @@ CARD = "README.md"
 CROISSANT = "croissant.json"
 METRICS = "metrics.json"
 PLOTS = "plots"
+HUB_PARQUET = {"use_content_defined_chunking": True}
+"""How the Hub export differs from our other Parquet files: data pages cut where the content says (pyarrow's
+CDC), so that an edit or an appended row moves few page boundaries and Xet-style storage deduplicates the rest."""
+OUTCOMES = "outcomes.parquet"
+TAKEDOWNS = "takedowns.parquet"
 OWNER = Owner(
     "publish",
     f"document.v{schema.VERSION}",
     signature=DATASET_DICT,
     names=frozenset(
-        {DATASET_DICT, *SPLITS, EXPORT, MANIFEST, CARD, CROISSANT, METRICS, PLOTS, provenance.FILE, MARKER}
+        {DATASET_DICT, *SPLITS, EXPORT, MANIFEST, OUTCOMES, TAKEDOWNS, CARD, CROISSANT, METRICS, PLOTS}
+        | {provenance.FILE, MARKER}
     ),
 )
 
@@ -64,6 +72,11 @@ def parquet_files(folder: Path, split: str) -> list[Path]:
 
 def manifest_files(folder: Path) -> list[Path]:
     return sorted((folder / MANIFEST).glob("part-*.parquet"))
+
+
+def read_manifest(folder: Path) -> pa.Table:
+    """The manifest of a published folder, whole (a few dozen bytes a document)."""
+    return pa.concat_tables([pq.read_table(p) for p in manifest_files(folder)]).replace_schema_metadata(None)
 
 
 def read_arrow(path: Path) -> pa.Table:
@@ -99,7 +112,8 @@ def _split_writer(folder: Path, export: Path, split: str, arrow_schema: pa.Schem
             stream.write_batch(
                 table.to_batches()[0] if table.num_rows else pa.RecordBatch.from_pylist([], arrow_schema)
             )
-        pq.write_table(table, export / f"{split}-part-{index:05d}.parquet", **PARQUET_OPTIONS)
+        # Content-defined pages: a new version shares most of its bytes with the last (the Hub stores chunks once).
+        pq.write_table(table, export / f"{split}-part-{index:05d}.parquet", **PARQUET_OPTIONS, **HUB_PARQUET)
         return path
 
     return write

@@ -9,6 +9,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from broadsheet.core import schema
+from broadsheet.core.params import SPLITS
 
 SHARD_FACTOR = 20
 """Manifest rows are small: its content-defined shards target this many times the data's shard size."""
@@ -36,3 +37,21 @@ def batch(records: pa.RecordBatch, assigned: pa.Array) -> pa.RecordBatch:
     }
     target = schema.manifest().arrow
     return pa.RecordBatch.from_arrays([columns[name] for name in target.names], schema=target)
+
+
+def fingerprint(pairs) -> str:
+    """The corpus fingerprint of (id, text_sha256) pairs: one hash of them sorted, whatever the shards, engine or
+    worker count that produced them. Equal fingerprints, equal document sets and texts."""
+    digest = hashlib.sha256()
+    for doc_id, text_sha256 in sorted(pairs):
+        digest.update(f"{doc_id}\t{text_sha256}\n".encode())
+    return "sha256:" + digest.hexdigest()
+
+
+def fingerprints(manifest: pa.Table) -> dict[str, str]:
+    """The fingerprint of the whole corpus (``all``) and of each split, from its manifest."""
+    rows = list(zip(*(manifest.column(c).to_pylist() for c in ("id", "text_sha256", "split"))))
+    found = {"all": fingerprint((doc_id, text) for doc_id, text, _ in rows)}
+    for split in SPLITS:
+        found[split] = fingerprint((doc_id, text) for doc_id, text, at in rows if at == split)
+    return found

@@ -23,9 +23,10 @@ from broadsheet.core.errors import BroadsheetError
 from broadsheet.core.files import atomic_dir, check_apart, read_json, sha256_file, write_json
 from broadsheet.core.params import SPLITS, Params, PublishParams
 from broadsheet.core.progress import Progress
+from broadsheet.core.shards import PARQUET_OPTIONS
 from broadsheet.dedup import folder as dedup_folder
 from broadsheet.normalize import folder as normalized_folder
-from broadsheet.publish import card, changelog, croissant, layout
+from broadsheet.publish import card, changelog, croissant, layout, manifest, outcomes
 from broadsheet.publish.splits import split_of
 from broadsheet.publish.stats import Stats, write_plots
 
@@ -70,7 +71,13 @@ def run(
         info = _dataset_info(split_dict, params.publish, doc)
         _write_dataset_info(folder, info)
         accounting = _accounting(normalized_folder.metrics(inputs.normalized), split_dict.total_num_examples, left_out)
-        metrics = {**accounting, **stats.metrics(), "splits": _split_metrics(split_dict)}
+        _write_outcomes(folder, inputs.normalized, dropped)
+        metrics = {
+            **accounting,
+            **stats.metrics(),
+            "splits": _split_metrics(split_dict),
+            "fingerprint": manifest.fingerprints(layout.read_manifest(folder)),
+        }
         write_json(folder / layout.METRICS, metrics)
         exports = {
             split: [(p.relative_to(folder), sha256_file(p)) for p in layout.parquet_files(folder, split)]
@@ -78,7 +85,9 @@ def run(
         }
         write_json(
             folder / layout.CROISSANT,
-            croissant.describe(params.publish.card, changelog.latest_release(versions), exports, doc),
+            croissant.describe(
+                params.publish.card, changelog.latest_release(versions), exports, doc, metrics["fingerprint"]["all"]
+            ),
         )
         write_plots(folder / layout.PLOTS, stats)
         write_json(folder / provenance.FILE, record)
@@ -140,11 +149,22 @@ def _split_metrics(split_dict) -> dict:
     }
 
 
+def _write_outcomes(folder: Path, normalized: str | Path, dropped: dict[str, dict]) -> None:
+    """The outcomes table, and the takedowns (id, reason, date: no text) published on their own."""
+    taken = normalized_folder.table(normalized, normalized_folder.TAKEDOWNS)
+    rejects = normalized_folder.table(normalized, normalized_folder.REJECTS)
+    filtered = normalized_folder.table(normalized, normalized_folder.FILTERED)
+    pq.write_table(outcomes.table(rejects, filtered, dropped, taken), folder / layout.OUTCOMES, **PARQUET_OPTIONS)
+    pq.write_table(taken, folder / layout.TAKEDOWNS, **PARQUET_OPTIONS)
+
+
 def _accounting(upstream: dict, published: int, deduplicated: int) -> dict:
-    """Where every input file went: ``input_files = documents + rejected + skipped + filtered + deduplicated``."""
-    counts = {key: upstream[key] for key in ("input_files", "rejected", "skipped", "filtered")}
+    """Where every input file went:
+    ``input_files = documents + rejected + skipped + filtered + deduplicated + taken_down``."""
+    counts = {key: upstream.get(key, 0) for key in ("input_files", "rejected", "skipped", "filtered", "taken_down")}
     counts.update(documents=published, deduplicated=deduplicated)
-    if counts["input_files"] != published + deduplicated + counts["rejected"] + counts["skipped"] + counts["filtered"]:
+    others = ("rejected", "skipped", "filtered", "taken_down")
+    if counts["input_files"] != published + deduplicated + sum(counts[k] for k in others):
         raise BroadsheetError(f"the normalize output and the dedup decisions do not add up: {counts}; run dvc repro")
     return counts
 

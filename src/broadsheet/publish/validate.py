@@ -22,7 +22,7 @@ from broadsheet.core import schema, yamlfile
 from broadsheet.core.errors import BroadsheetError
 from broadsheet.core.files import sha256_file
 from broadsheet.core.params import SPLITS
-from broadsheet.publish import layout
+from broadsheet.publish import layout, manifest
 
 Rows = dict[str, list[tuple[str, str]]]
 """Split -> (id, text_sha256) of each of its rows, from the Arrow shards."""
@@ -38,6 +38,7 @@ def validate(folder: str | Path) -> list[str]:
     check_manifest(folder, rows, problems)
     check_croissant(folder, problems)
     check_card(folder, rows, problems)
+    check_fingerprint(folder, rows, problems)
     check_loaders(folder, rows, problems)
     return problems
 
@@ -168,6 +169,21 @@ def check_card(folder: Path, rows: Rows, problems: list[str]) -> None:
     for split, pairs in rows.items():  # an empty split is left out of the card (see card.front_matter)
         if counts.get(split, 0) != len(pairs):
             problems.append(f"{card}: says {counts.get(split, 0)} rows in {split}, the shards hold {len(pairs)}")
+
+
+def check_fingerprint(folder: Path, rows: Rows, problems: list[str]) -> None:
+    """The corpus fingerprints metrics.json and croissant.json state are the ones the shards give."""
+    found = {"all": manifest.fingerprint(pair for pairs in rows.values() for pair in pairs)}
+    found |= {split: manifest.fingerprint(pairs) for split, pairs in rows.items()}
+    try:
+        stated = json.loads((folder / layout.METRICS).read_text(encoding="utf-8")).get("fingerprint")
+        identifier = json.loads((folder / layout.CROISSANT).read_text(encoding="utf-8")).get("identifier")
+    except (OSError, ValueError, AttributeError):
+        return  # the unreadable file is check_croissant's problem, or the folder predates fingerprints
+    if stated is not None and stated != found:
+        problems.append(f"{folder / layout.METRICS}: its fingerprint is not the shards' ({found['all']})")
+    if identifier is not None and identifier != found["all"]:
+        problems.append(f"{folder / layout.CROISSANT}: its identifier is not the shards' fingerprint ({found['all']})")
 
 
 def check_loaders(folder: Path, rows: Rows, problems: list[str]) -> None:
