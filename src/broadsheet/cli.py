@@ -14,7 +14,7 @@ from pathlib import Path
 import click
 
 from broadsheet import __version__
-from broadsheet.core.display import printable
+from broadsheet.core.display import counted, printable
 from broadsheet.core.errors import BroadsheetError, failing_as, reason
 from broadsheet.core.files import check_apart, dumps_json, guard_written_folder, write_json
 from broadsheet.core.params import ENGINES, Params
@@ -97,16 +97,28 @@ def cli() -> None:
 @workers_option
 @engine_option
 @click.option("--fresh", is_flag=True, help="Normalise every shard again instead of reusing unchanged ones from OUT.")
+@click.option(
+    "--takedowns",
+    "takedowns_path",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="takedowns.csv: documents to leave out (default: ./takedowns.csv if there is one).",
+)
 @params_option
 @metrics_option
 @quiet_option
 @json_option
-def normalize(src, out, workers, engine, fresh, force, params_path, metrics_path, quiet, as_json):
+def normalize(src, out, workers, engine, fresh, takedowns_path, force, params_path, metrics_path, quiet, as_json):
     """Parse and normalise every file under SRC (folders; tar shards inside them are read too)."""
+    from broadsheet.core import takedowns
     from broadsheet.normalize.stage import run, summary
 
     started = time.monotonic()
-    metrics = run(list(src), out, _params(params_path, workers, engine), progress=not quiet, fresh=fresh, force=force)
+    params = _params(params_path, workers, engine)
+    if takedowns_path and not Path(takedowns_path).exists():
+        raise BroadsheetError(f"takedowns file {takedowns_path} does not exist")
+    taken = takedowns.read(takedowns_path or takedowns.FILE)  # none when there is no ./takedowns.csv
+    metrics = run(list(src), out, params, progress=not quiet, fresh=fresh, force=force, takedowns=taken)
     _report(summary(metrics), metrics, metrics_path, quiet, as_json, started)
 
 
@@ -216,6 +228,23 @@ def card_command(folder, changelog, output, params_path, force):
         click.echo(text, nl=False)
 
 
+@cli.command(name="takedown")
+@click.argument("ids", nargs=-1, required=True)
+@click.option("--reason", required=True, help="Why (one line): it is published with the takedown.")
+@click.option("--date", default=None, help="YYYY-MM-DD (default: today).")
+@click.option("--file", "path", type=click.Path(dir_okay=False), default=None, help="Default: ./takedowns.csv.")
+def takedown_command(ids, reason, date, path):
+    """Take documents down: add IDS to takedowns.csv; from the next `dvc repro` their text is in no output."""
+    import datetime
+
+    from broadsheet.core import takedowns
+
+    date = date or datetime.date.today().isoformat()
+    new = [takedowns.check(doc_id, reason, date, where="takedown") for doc_id in ids]
+    takedowns.append(path or takedowns.FILE, new)
+    click.echo(printable(f"{counted(len(new), 'document')} taken down in {path or takedowns.FILE}: run dvc repro"))
+
+
 repo_option = click.option(
     "--repo",
     default=".",
@@ -238,6 +267,29 @@ def diff_command(a, b, repo, dataset, as_json, limit):
 
     report = diff.compare(manifests.open_version(a, repo, dataset), manifests.open_version(b, repo, dataset))
     click.echo(dumps_json(report) if as_json else diff.format_text(report, limit), nl=False)
+
+
+@cli.command(name="explain")
+@click.argument("doc_id", required=False)
+@click.option("--text", "text_file", type=click.Path(dir_okay=False), help="Was this raw file's text in --rev?")
+@click.option("--rev", default=None, help="The version (a git revision; default: the workspace).")
+@repo_option
+@dataset_option
+@click.option("--json", "as_json", is_flag=True, help="Print the story as JSON, for scripts.")
+def explain_command(doc_id, text_file, rev, repo, dataset, as_json):
+    """One document's story: its raw file, what became of it, and every release where it changed."""
+    from broadsheet.versions import explain
+
+    if (doc_id is None) == (text_file is None):
+        raise click.UsageError("give a document ID, or --text FILE")
+    if text_file is not None:
+        found = explain.find_text(text_file, repo, rev, dataset)
+        ids = ", ".join(found["ids"])
+        line = f"in {found['rev']}, as {ids}" if found["ids"] else f"not in {found['rev']}"
+        click.echo(dumps_json(found) if as_json else printable(f"{text_file}: {line} {found['detail']}".rstrip()))
+        return
+    story = explain.explain(doc_id, repo, rev, dataset)
+    click.echo(dumps_json(story) if as_json else "\n".join(map(printable, explain.format_text(story).splitlines())))
 
 
 @cli.command(name="release")

@@ -35,7 +35,7 @@ class StageDeps:
 STAGES = {
     "normalize": StageDeps(
         code=(*ENTRY, "core", "engines", "inputs", "normalize", "text"),
-        schemas=("document", "filtered", "reject"),
+        schemas=("document", "filtered", "reject", "takedown"),
         params=("normalize", "filter"),
     ),
     "dedup": StageDeps(
@@ -45,7 +45,7 @@ STAGES = {
     ),
     "publish": StageDeps(
         code=(*ENTRY, "core", "dedup", "normalize", "publish"),
-        schemas=("document", "duplicate", "manifest"),
+        schemas=("document", "duplicate", "filtered", "manifest", "outcome", "reject", "takedown"),
         params=("publish", "dedup.drop"),
     ),
 }

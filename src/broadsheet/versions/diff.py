@@ -12,12 +12,47 @@ RAW_EDITED = "raw_edited"
 NORMALISATION_CHANGED = "normalisation_changed"
 
 
-def _why(row: dict) -> dict:
+def change_cause(row: dict) -> dict:
     """Why a document changed: its raw file was edited, or the same file was normalised differently."""
     return {
         "cause": RAW_EDITED if row["raw_sha256_a"] != row["raw_sha256_b"] else NORMALISATION_CHANGED,
         "text_changed": row["text_sha256_a"] != row["text_sha256_b"],
     }
+
+
+def outcome_text(row: dict) -> str:
+    """An input's outcome, for a person: "taken down: copyright claim", "a near duplicate of 6b86...", ..."""
+    if row["outcome"] == "taken_down":
+        return f"{row['detail']}: {row['reason']}"
+    if row["outcome"] == "duplicate":
+        article = "an" if row["reason"][:1] in "aeiou" else "a"
+        return f"{article} {row['reason']} duplicate of {row['kept_id']} (similarity {row['value']:.3f})"
+    if row["outcome"] == "filtered":
+        return f"filtered by {row['reason']}: {row['detail']}"
+    return f"{row['outcome']}: {row['reason']} ({row['detail']})"
+
+
+def removed_why(doc_id: str, b: Version) -> str:
+    """Why a document of ``a`` is not in ``b``."""
+    if b.outcomes is None:
+        return "no reason recorded (published before broadsheet kept outcomes)"
+    if doc_id in b.outcomes:
+        return "now " + outcome_text(b.outcomes[doc_id])
+    return "its raw file is gone"
+
+
+def added_why(doc_id: str, a: Version) -> str:
+    """Why a document of ``b`` was not in ``a``."""
+    if a.outcomes is None:
+        return "no reason recorded (published before broadsheet kept outcomes)"
+    if doc_id not in a.outcomes:
+        return "a new raw file"
+    before = a.outcomes[doc_id]
+    if before["outcome"] == "duplicate":
+        return f"was {outcome_text(before)}, which is gone or changed"
+    if before["outcome"] == "filtered":
+        return f"was {outcome_text(before)}: its text or the filter settings changed"
+    return f"was {outcome_text(before)}"
 
 
 def _flatten(mapping, prefix: str = "") -> dict:
@@ -64,26 +99,30 @@ def compare(a: Version, b: Version) -> dict:
         "added": [r["id"] for r in added],
         "removed": [r["id"] for r in removed],
         "changed": [r["id"] for r in changed],
-        "changed_why": {r["id"]: _why(r) for r in changed},
+        "changed_why": {r["id"]: change_cause(r) for r in changed},
+        "added_why": {r["id"]: added_why(r["id"], a) for r in added},
+        "removed_why": {r["id"]: removed_why(r["id"], b) for r in removed},
         "moved_split": [{"id": r["id"], "from": r["split_a"], "to": r["split_b"]} for r in moved],
         "unchanged": len(both) - len(changed),
         "paths": {r["id"]: r["path_b"] or r["path_a"] for r in (*added, *removed, *changed)},
+        "split_of": {r["id"]: r["split_b"] or r["split_a"] for r in (*added, *removed, *changed, *moved)},
         "splits": splits,
         "schema": {"a": a.document_schema, "b": b.document_schema, "changed": a.document_schema != b.document_schema},
         "params": _params_diff(a.params, b.params),
     }
 
 
-def _listing(title: str, ids: list[str], report: dict, limit: int, why: dict | None = None) -> list[str]:
+def changed_text(why: dict) -> str:
+    cause = why["cause"].replace("_", " ")
+    return f"{cause}; {'text' if why['text_changed'] else 'title, dateline or related only'}"
+
+
+def _listing(title: str, ids: list[str], report: dict, limit: int, why: dict[str, str]) -> list[str]:
     if not ids:
         return []
     lines = [f"{title} ({len(ids)}):"]
     for doc_id in ids[:limit]:
-        reason = ""
-        if why:
-            cause = why[doc_id]["cause"].replace("_", " ")
-            reason = f"  [{cause}; {'text' if why[doc_id]['text_changed'] else 'title, dateline or related only'}]"
-        lines.append(f"  {doc_id}  {report['paths'][doc_id]}{reason}")
+        lines.append(f"  {doc_id}  {report['paths'][doc_id]}  [{why[doc_id]}]")
     if len(ids) > limit:
         lines.append(f"  ... and {len(ids) - limit} more (--json lists all)")
     return lines
@@ -120,7 +159,8 @@ def format_text(report: dict, limit: int = 20) -> str:
         lines.append("  params changed:")
         lines.extend(f"    {k}: {v['a']!r} -> {v['b']!r}" for k, v in params["changed"].items())
     lines.append("")
-    lines += _listing("added", report["added"], report, limit)
-    lines += _listing("removed", report["removed"], report, limit)
-    lines += _listing("changed", report["changed"], report, limit, report["changed_why"])
+    changed = {doc_id: changed_text(why) for doc_id, why in report["changed_why"].items()}
+    lines += _listing("added", report["added"], report, limit, report["added_why"])
+    lines += _listing("removed", report["removed"], report, limit, report["removed_why"])
+    lines += _listing("changed", report["changed"], report, limit, changed)
     return "\n".join(printable(line) for line in lines).rstrip() + "\n"

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 from pathlib import Path
 
+import pyarrow as pa
+import pyarrow.compute as pc
+
 from broadsheet.core import schema
+from broadsheet.core import takedowns as takedowns_file
 from broadsheet.core.errors import BroadsheetError
 from broadsheet.core.files import MARKER, Owner, atomic_dir
 from broadsheet.core.project import DATASET
@@ -50,11 +55,51 @@ def fetch(repo: str = ".", rev: str | None = None, dataset: str = DATASET, cache
     return entry / DOWNLOADED
 
 
-def load(repo: str = ".", rev: str | None = None, dataset: str = DATASET, cache_dir: str | Path | None = None):
+def load(
+    repo: str = ".",
+    rev: str | None = None,
+    dataset: str = DATASET,
+    cache_dir: str | Path | None = None,
+    takedowns: bool = True,
+):
     """The ``DatasetDict`` of corpus version ``rev`` of ``repo`` (a local path or a git URL).
 
-    With ``rev=None`` and a local repo, the workspace's published dataset.
+    With ``rev=None`` and a local repo, the workspace's published dataset. Unless
+    ``takedowns`` is False, the documents the repository's newest ``takedowns.csv``
+    lists (its workspace's for a local path, its default branch's for a URL) are
+    left out, and a warning says how many: an old version loads without them.
     """
     from datasets import load_from_disk
 
-    return load_from_disk(str(fetch(repo, rev, dataset, cache_dir)))
+    loaded = load_from_disk(str(fetch(repo, rev, dataset, cache_dir)))
+    if not takedowns:
+        return loaded
+    gone = newest_takedowns(repo)
+    if not gone:
+        return loaded
+    dropped = 0
+    for split, part in loaded.items():
+        keep = pc.invert(pc.is_in(part.data.column("id"), value_set=pa.array(sorted(gone), pa.string())))
+        indices = pc.indices_nonzero(keep).to_pylist()
+        dropped += len(part) - len(indices)
+        if len(indices) < len(part):
+            loaded[split] = part.select(indices, keep_in_memory=True)  # in memory: nothing written beside the data
+    if dropped:
+        logging.getLogger("broadsheet").warning(
+            "broadsheet.load: left out %d document(s) taken down (takedowns.csv of %s); takedowns=False keeps them",
+            dropped,
+            repo,
+        )
+    return loaded
+
+
+def newest_takedowns(repo: str) -> set[str]:
+    """The ids in the newest ``takedowns.csv`` of ``repo``: its workspace's (a local clone) or its default
+    branch's (a URL); none when it has no such file."""
+    if Path(repo).is_dir():
+        path = Path(toplevel(repo)) / takedowns_file.FILE
+        return set(takedowns_file.read(path))
+    fs = dvc_fs(repo, None)
+    if not fs.exists(takedowns_file.FILE):
+        return set()
+    return set(takedowns_file.parse_bytes(fs.cat_file(takedowns_file.FILE), f"{takedowns_file.FILE} of {repo}"))

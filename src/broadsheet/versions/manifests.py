@@ -26,6 +26,9 @@ class Version:
     document_schema: str
     params: dict | None
     """The repo's params.yaml at that version; None for a bare published folder."""
+    outcomes: dict[str, dict] | None = None
+    """Id -> what became of each input that is no published document (``publish.outcomes``), the most telling
+    when an id has several; None for a version published before outcomes were kept."""
 
 
 def _manifest(files: list[tuple[str, object]], where: str) -> tuple[pa.Table, str]:
@@ -52,6 +55,27 @@ def _manifest(files: list[tuple[str, object]], where: str) -> tuple[pa.Table, st
     return pa.concat_tables(tables).replace_schema_metadata(None), document_schema
 
 
+OUTCOME_ORDER = ("taken_down", "duplicate", "filtered", "rejected", "skipped")
+"""Which outcome tells an id's story when it has several (a kept id also claimed by a rejected file)."""
+
+
+def _outcomes(open_table, where: str) -> dict[str, dict] | None:
+    try:
+        with open_table() as f:
+            table = pq.read_table(f)
+        schema.outcome().check(table)
+    except FileNotFoundError:
+        return None
+    except (OSError, pa.ArrowException, BroadsheetError) as e:
+        raise BroadsheetError(f"the outcomes of {where} are damaged: {str(e).splitlines()[0][:200]}") from None
+    found: dict[str, dict] = {}
+    for row in table.to_pylist():
+        held = found.get(row["id"])
+        if held is None or OUTCOME_ORDER.index(row["outcome"]) < OUTCOME_ORDER.index(held["outcome"]):
+            found[row["id"]] = row
+    return found
+
+
 def _params(data: bytes, where: str) -> dict:
     parsed = yamlfile.parse(data, where)
     if not isinstance(parsed, dict):
@@ -69,7 +93,8 @@ def from_folder(folder: str | Path, params_file: str | Path | None = None) -> Ve
         with failing_as(f"cannot read {params_file}"):
             data = Path(params_file).read_bytes()
         params = _params(data, str(params_file))
-    return Version(str(folder), table, document_schema, params)
+    outcomes = _outcomes(lambda: open(folder / layout.OUTCOMES, "rb"), str(folder))
+    return Version(str(folder), table, document_schema, params, outcomes)
 
 
 def dvc_fs(repo: str, rev: str | None):
@@ -140,9 +165,10 @@ def from_rev(rev: str, repo: str = ".", dataset: str = DATASET) -> Version:
         parts = [(name, lambda name=name: fs.open(name, "rb")) for name in names]
         table, document_schema = _manifest(parts, where)
         params = _params(fs.cat_file(PARAMS), f"{PARAMS} at {rev}") if fs.exists(PARAMS) else None
+        outcomes = _outcomes(lambda: fs.open(f"{dataset}/{layout.OUTCOMES}", "rb"), where)
     except (FileNotFoundError, DataIndexError, DvcException):
         raise missing_data(where) from None
-    return Version(rev, table, document_schema, params)
+    return Version(rev, table, document_schema, params, outcomes)
 
 
 def open_version(spec: str, repo: str = ".", dataset: str = DATASET) -> Version:

@@ -8,18 +8,23 @@ the data to the default DVC remote.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import subprocess
 import sys
 from pathlib import Path
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 import yaml
 
+from broadsheet.core import schema
 from broadsheet.core.display import printable
-from broadsheet.core.errors import BroadsheetError
+from broadsheet.core.errors import BroadsheetError, failing_as
 from broadsheet.core.params import SPLITS
-from broadsheet.core.project import CHANGELOG, DATASET, PARAMS
+from broadsheet.core.project import CHANGELOG, CHANGES, DATASET, PARAMS
+from broadsheet.core.shards import PARQUET_OPTIONS
 from broadsheet.versions import diff, manifests
 
 VERSION_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+/-]{0,99}")
@@ -59,7 +64,13 @@ def changelog_section(
 ) -> str:
     """The Markdown section for ``version``: documents per split and, after the first release, what changed."""
     total = sum(counts.values())
-    lines = [f"## {version}", ""]
+    feed = f"{CHANGES}/{version}.parquet"
+    lines = [
+        f"## {version}",
+        "",
+        f"Changes, a row per document: [`{feed}`]({feed}) (`dvc get REPO {feed} --rev {version}`).",
+        "",
+    ]
     if report is None:
         per_split = ", ".join(f"{name} {n}" for name, n in counts.items())
         lines += [f"First release: {total} documents ({per_split}).", ""]
@@ -87,6 +98,31 @@ def changelog_section(
         )
     lines.append("")
     return "\n".join(lines)
+
+
+def change_feed(current: manifests.Version, report: dict | None) -> pa.Table:
+    """One row per document that changed since the previous release (every document, for the first)."""
+    if report is None:
+        ids, splits = (current.manifest.column(c).to_pylist() for c in ("id", "split"))
+        rows = [{"id": i, "change": "added", "why": "first release", "split": s} for i, s in zip(ids, splits)]
+    else:
+        changed = {i: diff.changed_text(why) for i, why in report["changed_why"].items()}
+        moved = {
+            m["id"]: f"moved from {m['from']} to {m['to']} (the split ratios changed)" for m in report["moved_split"]
+        }
+        rows = [
+            {"id": i, "change": change, "why": why[i], "split": report["split_of"][i]}
+            for change, why in (
+                ("added", report["added_why"]),
+                ("removed", report["removed_why"]),
+                ("changed", changed),
+                ("moved", moved),
+            )
+            for i in sorted(why)
+        ]
+    found = pa.Table.from_pylist(rows, schema=schema.load("change").arrow)
+    schema.load("change").check(found)
+    return found
 
 
 def _prepend(changelog: Path, section: str) -> None:
@@ -206,17 +242,14 @@ def release(
     described = _git(root, "describe", "--tags", "--abbrev=0", check=False)
     previous = described.stdout.strip() if described.returncode == 0 else None
     current = manifests.from_folder(root / dataset, root / PARAMS)
-    current = manifests.Version(version, current.manifest, current.document_schema, current.params)
+    current = dataclasses.replace(current, label=version)
     splits = current.manifest.column("split").to_pylist()
     counts = {name: splits.count(name) for name in SPLITS}
     report = diff.compare(manifests.from_rev(previous, str(root), dataset), current) if previous else None
     if report is not None and not allow_empty and not _changed(report):
         raise BroadsheetError(f"nothing changed since {previous}: no release made (--allow-empty to release anyway)")
     section = changelog_section(version, counts, previous, report)
-    _prepend(root / CHANGELOG, section)
-    _dvc(root, "repro")
-    _git(root, "add", "-A")
-    _git(root, "commit", "-q", "-m", f"Release {version}")
+    _commit_release(root, version, section, change_feed(current, report))
     _git(root, "tag", "-a", version, "-m", f"corpus {version}")
     if push:
         try:
@@ -224,6 +257,29 @@ def release(
         except BroadsheetError as e:
             raise BroadsheetError(f"{version} is committed and tagged, but {e}; run `dvc push` again") from None
     return {"version": version, "previous": previous, "pushed": push, "diff": report, "documents": sum(counts.values())}
+
+
+def _commit_release(root: Path, version: str, section: str, feed: pa.Table) -> None:
+    """Write the change feed and the changelog section, re-run the pipeline (the card shows the section) and
+    commit; if any of it fails, the two files are put back as they were."""
+    changelog = root / CHANGELOG
+    before = changelog.read_text(encoding="utf-8") if changelog.exists() else None
+    path = root / CHANGES / f"{version}.parquet"
+    try:
+        with failing_as(f"cannot write {path}"):
+            path.parent.mkdir(parents=True, exist_ok=True)
+            pq.write_table(feed, path, **PARQUET_OPTIONS)
+        _prepend(changelog, section)
+        _dvc(root, "repro")
+        _git(root, "add", "-A")
+        _git(root, "commit", "-q", "-m", f"Release {version}")
+    except BaseException:
+        path.unlink(missing_ok=True)
+        if before is None:
+            changelog.unlink(missing_ok=True)
+        else:
+            changelog.write_text(before, encoding="utf-8")
+        raise
 
 
 def _changed(report: dict) -> bool:
