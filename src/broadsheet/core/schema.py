@@ -191,3 +191,11 @@ def filtered() -> Schema:
 
 def duplicate() -> Schema:
     return load("duplicate")
+
+
+def takedown() -> Schema:
+    return load("takedown")
+
+
+def outcome() -> Schema:
+    return load("outcome")
