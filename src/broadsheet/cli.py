@@ -75,6 +75,32 @@ engine_option = click.option(
 )
 quiet_option = click.option("--quiet", "-q", is_flag=True, help="No progress, no summary line.")
 json_option = click.option("--json", "as_json", is_flag=True, help="Print the metrics as JSON on stdout.")
+
+
+def _check_pin(context, parameter, path: str | None) -> None:
+    """--pin FILE: refuse to run unless FILE (a requirements.txt) pins this very version of broadsheet."""
+    if path is None:
+        return
+    with failing_as(f"cannot read {path}"):
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+    pins = [line.split("==", 1)[1].strip() for line in lines if line.replace(" ", "").startswith("broadsheet==")]
+    if pins != [__version__]:
+        pinned = pins[0] if pins else "no version"
+        raise BroadsheetError(
+            f"{path} pins broadsheet {pinned}, but broadsheet {__version__} is installed: "
+            f"pip install -r {path}, or (to upgrade the corpus's toolkit) write broadsheet=={__version__} there"
+        )
+
+
+pin_option = click.option(
+    "--pin",
+    type=click.Path(dir_okay=False),
+    default=None,
+    expose_value=False,
+    is_eager=True,
+    callback=_check_pin,
+    help="A requirements.txt: run only if it pins the installed broadsheet's version.",
+)
 metrics_option = click.option(
     "--metrics",
     "metrics_path",
@@ -108,6 +134,7 @@ def cli() -> None:
 @metrics_option
 @quiet_option
 @json_option
+@pin_option
 def normalize(src, out, workers, engine, fresh, takedowns_path, force, params_path, metrics_path, quiet, as_json):
     """Parse and normalise every file under SRC (folders; tar shards inside them are read too)."""
     from broadsheet.core import takedowns
@@ -132,6 +159,7 @@ def normalize(src, out, workers, engine, fresh, takedowns_path, force, params_pa
 @metrics_option
 @quiet_option
 @json_option
+@pin_option
 def dedup_command(normalized, out, workers, engine, force, params_path, metrics_path, quiet, as_json):
     """Find exact and near-duplicate clusters; write the decisions (duplicates.parquet), not a copy."""
     from broadsheet.dedup.stage import run, summary
@@ -176,6 +204,7 @@ def _params(path: str | None, workers: int | None = None, engine: str | None = N
 @metrics_option
 @quiet_option
 @json_option
+@pin_option
 def publish_command(
     normalized, out, force, duplicates, changelog, plots_dir, params_path, metrics_path, quiet, as_json
 ):
@@ -226,6 +255,17 @@ def card_command(folder, changelog, output, params_path, force):
             Path(output).write_text(text, encoding="utf-8")
     else:
         click.echo(text, nl=False)
+
+
+@cli.command(name="init")
+@click.argument("folder", type=click.Path(file_okay=False))
+def init_command(folder):
+    """Make FOLDER a new corpus repository around this toolkit: git and DVC, dvc.yaml with the three stages,
+    params.yaml, schemas/, corpus/raw/, takedowns.csv, a README, and requirements.txt pinning this version."""
+    from broadsheet.scaffold.init import init
+
+    init(folder)
+    click.echo(printable(f"made the corpus repository {folder}: put raw files in {folder}/corpus/raw, then dvc repro"))
 
 
 @cli.command(name="takedown")

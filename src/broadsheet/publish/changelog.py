@@ -6,6 +6,8 @@ from pathlib import Path
 
 from broadsheet.core.errors import failing_as
 
+HEADER = "# Changelog\n\nReleases of this corpus, newest first. Written by `broadsheet release`.\n"
+
 
 def read(path: str | Path | None) -> str:
     """The changelog's text; empty without a path."""

@@ -25,11 +25,11 @@ from broadsheet.core.errors import BroadsheetError, failing_as
 from broadsheet.core.params import SPLITS
 from broadsheet.core.project import CHANGELOG, CHANGES, DATASET, PARAMS
 from broadsheet.core.shards import PARQUET_OPTIONS
+from broadsheet.publish.changelog import HEADER as CHANGELOG_HEADER
 from broadsheet.versions import diff, manifests
 
 VERSION_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+/-]{0,99}")
 """A version names a git tag, a changelog heading and the card's Versions: no markup, no option-like name."""
-CHANGELOG_HEADER = "# Changelog\n\nReleases of this corpus, newest first. Written by `broadsheet release`.\n"
 
 
 def _run(name: str, cmd: list[str], cwd: Path, check: bool = True) -> subprocess.CompletedProcess:
