@@ -17,7 +17,7 @@ from broadsheet import __version__
 from broadsheet.core.display import counted, printable
 from broadsheet.core.errors import BroadsheetError, failing_as, reason
 from broadsheet.core.files import check_apart, dumps_json, guard_written_folder, write_json
-from broadsheet.core.params import ENGINES, Params
+from broadsheet.core.params import ENGINES, Params, max_workers
 from broadsheet.core.params import load as load_params
 from broadsheet.core.project import DATASET, PARAMS
 
@@ -33,6 +33,9 @@ def main(argv: list[str] | None = None) -> None:
     except click.Abort:
         click.echo("broadsheet: aborted", err=True)
         sys.exit(130)
+    except click.exceptions.NoArgsIsHelpError as e:  # `broadsheet` alone: the help, as click shows it
+        click.echo(e.ctx.get_help())
+        sys.exit(0)
     except click.ClickException as e:
         click.echo(f"broadsheet: error: {printable(e.format_message())}", err=True)
         sys.exit(2)
@@ -42,6 +45,9 @@ def main(argv: list[str] | None = None) -> None:
     except OSError as e:
         where = f" {e.filename}" if e.filename else ""
         click.echo(printable(f"broadsheet: error:{where} {reason(e)}"), err=True)
+        sys.exit(1)
+    except MemoryError:
+        click.echo("broadsheet: error: out of memory (a memory limit, or an input far larger than expected)", err=True)
         sys.exit(1)
 
 
@@ -178,6 +184,8 @@ def _params(path: str | None, workers: int | None = None, engine: str | None = N
         workers=params.compute.workers if workers is None else workers,
         engine=engine or params.compute.engine,
     )
+    if workers is not None and workers > max_workers():
+        raise BroadsheetError(f"--workers must be at most {max_workers()} on this machine, got {workers}")
     compute.validate()
     return dataclasses.replace(params, compute=compute)
 
@@ -215,7 +223,7 @@ def publish_command(
     started = time.monotonic()
     inputs = Inputs(normalized, duplicates, changelog)
     if plots_dir:
-        check_apart(plots_dir, [normalized, *([duplicates] if duplicates else [])])
+        check_apart(plots_dir, [normalized, out, *([duplicates] if duplicates else [])])
     metrics = run(inputs, out, _params(params_path), progress=not quiet, force=force)
     if plots_dir:
         _copy_folder(Path(out) / layout.PLOTS, plots_dir)

@@ -39,4 +39,4 @@ def test_diff_prints_a_hostile_file_name_as_one_escaped_line(tmp_path, cli_env):
     )
     assert shown.returncode == 0 and "\x1b" not in shown.stdout
     added = [line for line in shown.stdout.splitlines() if "evil" in line]
-    assert added == [added[0]] and added[0].endswith("evil\\x1b[2J\\x0aname.txt")
+    assert added == [added[0]] and "evil\\x1b[2J\\x0aname.txt  [a new raw file]" in added[0]

@@ -15,6 +15,12 @@ def reason(error: BaseException) -> str:
     return getattr(error, "strerror", None) or str(error) or type(error).__name__
 
 
+def first_line(error: BaseException, chars: int = 200) -> str:
+    """The first line of an error's message, cut short: what a one-line report can hold."""
+    lines = str(error).strip().splitlines()
+    return lines[0][:chars] if lines else type(error).__name__
+
+
 @contextmanager
 def failing_as(what: str) -> Iterator[None]:
     """Turn an OSError inside the block into ``BroadsheetError("{what}: {reason}")``, without a traceback."""

@@ -35,6 +35,13 @@ class Owner:
     def marker(self) -> dict:
         return {"command": self.command, "schema": self.schema}
 
+    def wrote(self, folder: Path) -> bool:
+        """Whether ``folder`` is this command's output: its marker says so, or (written before markers) it
+        holds the signature."""
+        return _written_by(folder) == self.command or (
+            not (folder / MARKER).exists() and (folder / self.signature).exists()
+        )
+
 
 @contextmanager
 def atomic_dir(final: str | Path, owner: Owner, force: bool = False) -> Iterator[Path]:
@@ -59,6 +66,7 @@ def atomic_dir(final: str | Path, owner: Owner, force: bool = False) -> Iterator
                 for leftover in final.parent.glob(f".{glob.escape(final.name)}.broadsheet-{kind}*"):
                     shutil.rmtree(leftover)
             partial = Path(tempfile.mkdtemp(prefix=f".{final.name}.broadsheet-partial-", dir=final.parent))
+            partial.chmod(0o777 & ~_umask())  # mkdtemp makes it private; an output folder is as any other
         try:
             yield partial
             write_json(partial / MARKER, owner.marker())
@@ -89,6 +97,20 @@ def guard_written_folder(path: str | Path, force: bool = False) -> None:
             )
 
 
+def _written_by(folder: Path) -> str | None:
+    """The command a folder's marker names, if it has a readable one."""
+    try:
+        return json.loads((folder / MARKER).read_text(encoding="utf-8")).get("command")
+    except (OSError, ValueError, AttributeError, RecursionError):
+        return None
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def _lock(final: Path) -> int:
     """An exclusive lock on ``final`` for this process (held until its descriptor is closed, or the process ends)."""
     fd = os.open(final.parent / f".{final.name}.broadsheet-lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
@@ -112,21 +134,14 @@ def _check_ours(final: Path, owner: Owner) -> None:
         entries = sorted(os.listdir(final))
     if not entries:
         return
-    written_by = None
-    if MARKER in entries:
-        try:
-            written_by = json.loads((final / MARKER).read_text(encoding="utf-8")).get("command")
-        except (OSError, ValueError, AttributeError):
-            written_by = None
-    elif owner.signature in entries and set(entries) <= owner.names:
-        return  # our own output from before folders had a marker
-    if written_by == owner.command:
-        return
-    what = (
-        f"was written by broadsheet {written_by}"
-        if written_by
-        else f"holds files broadsheet did not write ({entries[0]}, ...)"
-    )
+    written_by = _written_by(final)
+    others = sorted(set(entries) - owner.names)
+    if not others and (written_by == owner.command or (written_by is None and owner.signature in entries)):
+        return  # its own output (one from before folders had a marker holds the owner's signature)
+    if written_by and written_by != owner.command:
+        what = f"was written by broadsheet {written_by}"
+    else:
+        what = f"holds files broadsheet did not write ({(others or entries)[0]}, ...)"
     raise BroadsheetError(
         f"{final} {what}: refusing to replace it with the output of broadsheet {owner.command} "
         "(choose another folder, or pass --force to replace it anyway)"
@@ -163,5 +178,5 @@ def read_json(path: str | Path):
     """A JSON file's data; a one-line error when it cannot be read or parsed."""
     try:
         return json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, ValueError) as e:
+    except (OSError, ValueError, RecursionError) as e:
         raise BroadsheetError(f"cannot read {path}: {reason(e)}") from None

@@ -12,6 +12,7 @@ import codecs
 import dataclasses
 import math
 import os
+import re
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -57,11 +58,7 @@ class NormalizeParams:
             raise BroadsheetError("params: normalize.include must list at least one pattern")
         _one_of("normalize.control_chars", self.control_chars, ("remove", "reject"))
         for encoding in self.legacy_encodings:
-            try:
-                text = codecs.lookup(encoding)._is_text_encoding  # hex, base64, rot13 ... turn bytes into bytes
-            except LookupError:
-                text = False
-            if not text:
+            if not _is_legacy_text_encoding(encoding):
                 raise BroadsheetError(
                     f"params: normalize.legacy_encodings: {_shown(encoding)} is not a text encoding (e.g. cp1252)"
                 )
@@ -166,6 +163,7 @@ class Params:
     compute: ComputeParams = field(default_factory=ComputeParams)
 
 
+_EXPONENT = re.compile(r"[-+]?[0-9]+(\.[0-9]*)?[eE][-+]?[0-9]+")
 MAX_SHARD_ROWS = 1_000_000
 MAX_CARD_TEXT = 100_000
 WORKERS_PER_CORE = 8
@@ -175,6 +173,18 @@ def max_workers() -> int:
     """The most workers a run may ask for here: a few per core (more only thrash, or fork until memory runs out)."""
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     return WORKERS_PER_CORE * cores
+
+
+_PROBE = b"Plain Text, a\\nb: +AGE- 42."
+
+
+def _is_legacy_text_encoding(encoding: str) -> bool:
+    """Whether ``encoding`` decodes bytes to the same text ASCII does, as every legacy 8-bit or multi-byte text
+    encoding does; not hex or base64 (bytes to bytes), undefined, unicode_escape (reads escapes), UTF-16."""
+    try:
+        return codecs.lookup(encoding)._is_text_encoding and _PROBE.decode(encoding) == _PROBE.decode("ascii")
+    except (LookupError, UnicodeError, ValueError, TypeError):
+        return False
 
 
 def _shown(value) -> str:
@@ -211,6 +221,8 @@ def _coerce(value, tp, where: str):
     # bool is an int in Python; a param typed int must not accept true/false, nor the reverse.
     ok = isinstance(value, tp) and not (tp is not bool and isinstance(value, bool))
     if tp is float and isinstance(value, int) and not isinstance(value, bool):
+        value, ok = float(value), True
+    if tp is float and isinstance(value, str) and _EXPONENT.fullmatch(value):  # YAML 1.1 reads 1e-3 as text
         value, ok = float(value), True
     if not ok:
         raise BroadsheetError(f"params: {where} must be {tp.__name__}, got {_shown(value)}")

@@ -54,8 +54,8 @@ class _StrictLoader(yaml.SafeLoader):
 
 
 def _construct_int(loader: _StrictLoader, node):
-    digits = sum(c.isdigit() for c in node.value)
-    if digits > MAX_INT_DIGITS:
+    digits = len(node.value.lstrip("+-").replace("_", "").removeprefix("0x").removeprefix("0o").removeprefix("0b"))
+    if digits > MAX_INT_DIGITS:  # decimal, hex, octal or binary: no setting needs that many digits
         raise _Refused(f"an integer of {digits} digits at line {node.start_mark.line + 1}")
     return yaml.SafeLoader.construct_yaml_int(loader, node)
 

@@ -44,7 +44,7 @@ def write(folder: Path, decisions: list[dict], metrics: dict, record: dict) -> N
 
 def _complete(folder: str | Path) -> Path:
     folder = Path(folder)
-    if not (folder / DUPLICATES).is_file():
+    if not (folder / DUPLICATES).is_file() or not OWNER.wrote(folder):
         raise BroadsheetError(f"{folder} is not a dedup output (no {DUPLICATES}): run broadsheet dedup first")
     return folder
 
@@ -60,6 +60,11 @@ def dropped(folder: str | Path, drop: str) -> dict[str, dict]:
         raise BroadsheetError(f"{path} is not a readable Parquet file: {e}") from None
     schema.duplicate().check(table)
     return {row["id"]: row for row in table.to_pylist() if row["kind"] in DROP[drop]}
+
+
+def metrics(folder: str | Path) -> dict:
+    """The counts of a dedup output."""
+    return read_json(_complete(folder) / METRICS)
 
 
 def provenance(folder: str | Path) -> dict:

@@ -190,6 +190,14 @@ def members(
             values = {**global_pax, **pending}
             pending = {}
             name = values.get("path") or _name(header)
+            if len(name) > MAX_NAME_CHARS:
+                raise DamagedArchive(
+                    f"a member name of {len(name)} characters at byte {offset} (at most {MAX_NAME_CHARS})"
+                )
+            if gzip and offset > MAX_INFLATION * max(f.file.tell(), 1 << 20):
+                raise DamagedArchive(
+                    f"it inflates to more than {MAX_INFLATION} times its size by byte {offset}: a compression bomb?"
+                )
             if values.get("size"):
                 size = _decimal(values["size"], offset)
             if gzip and size > max_member_bytes:
@@ -205,6 +213,15 @@ def members(
             kind = SPECIAL if sparse else _TYPES.get(kind, SPECIAL)
             yield Member(name.rstrip("/") if kind == DIRECTORY else name, kind, size, data_offset, linkname)
             f.seek(offset)
+
+
+MAX_NAME_CHARS = 1 << 16
+"""The longest member name read: a listing holds every name."""
+MAX_LISTING_CHARS = 64 << 20
+"""The most characters of names a listing holds, however many members share them."""
+MAX_INFLATION = 100
+"""How many times its own size a gzip shard may inflate to (text inflates about 5 times): past that, it is damage,
+so that neither the listing nor the spill of a stream (``_Inflating``) outgrows the shard a hundredfold."""
 
 
 def _reaches(f, stop: int, end: int | None) -> bool:
@@ -224,8 +241,12 @@ def listing(
     A whole listing at once, for a worker: a damaged shard keeps the members listed before the damage.
     """
     listed: list[Member] = []
+    held = 0
     try:
         for member in members(path, max_member_bytes, identity):
+            held += len(member.name) + len(member.linkname)
+            if held > MAX_LISTING_CHARS:
+                raise DamagedArchive(f"its member names add up to more than {MAX_LISTING_CHARS} characters")
             if member.kind != DIRECTORY:
                 listed.append(member)
     except (*ERRORS, Changed) as e:

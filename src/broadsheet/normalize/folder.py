@@ -56,8 +56,10 @@ def _complete(folder: str | Path) -> Path:
     folder = Path(folder)
     if not folder.is_dir():
         raise BroadsheetError(f"normalized folder {folder} does not exist (run broadsheet normalize first)")
-    if not (folder / METRICS).is_file() or not (folder / DATA).is_dir():
-        raise BroadsheetError(f"{folder} is not a complete normalize output (no {METRICS} or {DATA}/)")
+    if not (folder / METRICS).is_file() or not (folder / DATA).is_dir() or not OWNER.wrote(folder):
+        raise BroadsheetError(
+            f"{folder} is not a complete normalize output (run broadsheet normalize, or give its --out)"
+        )
     return folder
 
 

@@ -60,6 +60,8 @@ def run(
     paths = normalized_folder.shards(inputs.normalized)
     check_apart(out, [inputs.normalized, *([inputs.duplicates] if inputs.duplicates else [])])
     dropped = dedup_folder.dropped(inputs.duplicates, params.dedup.drop) if inputs.duplicates else {}
+    if inputs.duplicates:
+        _check_same_corpus(inputs)
     versions = changelog.read(inputs.changelog)
     upstream = [normalized_folder.provenance(inputs.normalized)]
     if inputs.duplicates:
@@ -147,6 +149,17 @@ def _split_metrics(split_dict) -> dict:
         s.name: {"rows": s.num_examples, "bytes": s.num_bytes, "shards": len(s.shard_lengths)}
         for s in split_dict.values()
     }
+
+
+def _check_same_corpus(inputs: Inputs) -> None:
+    """The dedup output was made from this normalize output (as many documents; else another corpus's)."""
+    normalized = normalized_folder.metrics(inputs.normalized)["documents"]
+    deduped = dedup_folder.metrics(inputs.duplicates).get("documents")
+    if deduped != normalized:
+        raise BroadsheetError(
+            f"{inputs.duplicates} holds the decisions of {deduped} documents, {inputs.normalized} has {normalized}: "
+            "it was made from another normalize output (run broadsheet dedup on this one)"
+        )
 
 
 def _write_outcomes(folder: Path, normalized: str | Path, dropped: dict[str, dict]) -> None:

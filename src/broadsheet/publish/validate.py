@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import tempfile
 from pathlib import Path
 
@@ -19,7 +20,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from broadsheet.core import schema, yamlfile
-from broadsheet.core.errors import BroadsheetError
+from broadsheet.core.errors import BroadsheetError, first_line
 from broadsheet.core.files import sha256_file
 from broadsheet.core.params import SPLITS
 from broadsheet.publish import layout, manifest
@@ -33,7 +34,9 @@ def validate(folder: str | Path) -> list[str]:
     folder = Path(folder)
     if not (folder / layout.DATASET_DICT).is_file():
         return [f"{folder}: not a published dataset (no {layout.DATASET_DICT})"]
-    problems: list[str] = []
+    problems = check_links(folder)
+    if problems:
+        return problems  # every check would read through them
     rows = check_shards(folder, problems)
     check_manifest(folder, rows, problems)
     check_croissant(folder, problems)
@@ -41,6 +44,16 @@ def validate(folder: str | Path) -> list[str]:
     check_fingerprint(folder, rows, problems)
     check_loaders(folder, rows, problems)
     return problems
+
+
+def check_links(folder: Path) -> list[str]:
+    """A published folder holds no symbolic link (what reads it would follow one anywhere)."""
+    found = []
+    for parent, folders, files in os.walk(folder):
+        for name in sorted(folders + files):
+            if os.path.islink(os.path.join(parent, name)):
+                found.append(f"{os.path.join(parent, name)} is a symbolic link: not followed, nothing else checked")
+    return found
 
 
 def _read(path: Path, problems: list[str]) -> pa.Table | None:
@@ -117,7 +130,7 @@ def check_croissant(folder: Path, problems: list[str]) -> None:
     croissant = folder / layout.CROISSANT
     try:
         described = json.loads(croissant.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as e:
+    except (OSError, ValueError, RecursionError) as e:
         problems.append(f"{croissant}: unreadable: {str(e)[:200]}")
         return
     distribution = described.get("distribution") if isinstance(described, dict) else None
@@ -133,7 +146,11 @@ def check_croissant(folder: Path, problems: list[str]) -> None:
             problems.append(f"{croissant}: a FileObject without a contentUrl: {str(item)[:100]}")
             continue
         path = folder / url
-        if Path(url).is_absolute() or not path.resolve().is_relative_to(inside):
+        try:
+            outside = Path(url).is_absolute() or not path.resolve().is_relative_to(inside)
+        except (OSError, ValueError):  # a NUL byte, a loop of links
+            outside = True
+        if outside:
             problems.append(f"{croissant}: {url} is outside the published folder (not opened)")
         elif not path.is_file():
             problems.append(f"{croissant}: {url} does not exist")
@@ -163,7 +180,7 @@ def check_card(folder: Path, rows: Rows, problems: list[str]) -> None:
     except BroadsheetError as e:
         problems.append(str(e))
         return
-    except (ValueError, KeyError, TypeError) as e:
+    except (ValueError, KeyError, TypeError, AttributeError) as e:
         problems.append(f"{card}: no valid YAML metadata: {type(e).__name__} {str(e)[:200]}")
         return
     for split, pairs in rows.items():  # an empty split is left out of the card (see card.front_matter)
@@ -178,7 +195,7 @@ def check_fingerprint(folder: Path, rows: Rows, problems: list[str]) -> None:
     try:
         stated = json.loads((folder / layout.METRICS).read_text(encoding="utf-8")).get("fingerprint")
         identifier = json.loads((folder / layout.CROISSANT).read_text(encoding="utf-8")).get("identifier")
-    except (OSError, ValueError, AttributeError):
+    except (OSError, ValueError, AttributeError, RecursionError):
         return  # the unreadable file is check_croissant's problem, or the folder predates fingerprints
     if stated is not None and stated != found:
         problems.append(f"{folder / layout.METRICS}: its fingerprint is not the shards' ({found['all']})")
@@ -197,7 +214,7 @@ def check_loaders(folder: Path, rows: Rows, problems: list[str]) -> None:
             if loaded[split].num_rows != len(rows[split]):
                 problems.append(f"{folder}: load_from_disk gives {loaded[split].num_rows} rows in {split}")
     except Exception as e:  # noqa: BLE001 - whatever stops datasets from opening the folder is the problem reported
-        problems.append(f"{folder}: load_from_disk cannot open it: {type(e).__name__}: {_first_line(e)}")
+        problems.append(f"{folder}: load_from_disk cannot open it: {type(e).__name__}: {first_line(e)}")
     filled = [split for split in SPLITS if rows[split]]
     if not filled:
         return
@@ -209,9 +226,4 @@ def check_loaders(folder: Path, rows: Rows, problems: list[str]) -> None:
             for split in filled:
                 next(iter(streamed[split]))
     except Exception as e:  # noqa: BLE001 - as above
-        problems.append(f"{folder}: load_dataset cannot open it: {type(e).__name__}: {_first_line(e)}")
-
-
-def _first_line(error: BaseException) -> str:
-    lines = str(error).strip().splitlines()
-    return lines[0][:200] if lines else ""
+        problems.append(f"{folder}: load_dataset cannot open it: {type(e).__name__}: {first_line(e)}")

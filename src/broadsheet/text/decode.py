@@ -71,7 +71,7 @@ def _legacy(raw: bytes, preferred: tuple[str, ...], max_mess: float) -> tuple[st
     for encoding in preferred:
         try:
             text = raw.decode(encoding)
-        except UnicodeDecodeError:
+        except UnicodeError:  # UnicodeDecodeError, and what odd codecs raise instead
             continue
         if mess_ratio(text[:_MESS_SAMPLE], max_mess) <= max_mess:
             return text, canonical(encoding)

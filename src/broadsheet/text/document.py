@@ -9,6 +9,7 @@ is named in the record's ``flags``.
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 
 from broadsheet.core.params import NormalizeParams
 from broadsheet.core.values import Rejected, Source
@@ -46,7 +47,8 @@ def _may_hold_mojibake(raw: bytes, encoding: str) -> bool:
 def normalize_document(
     raw: bytes, source: Source, params: NormalizeParams, raw_sha256: str | None = None
 ) -> dict | Rejected:
-    """The record for ``raw``, the bytes of ``source``; or why it is not one (``raw_sha256``: its hash, if known)."""
+    """The record for ``raw``, the bytes of ``source`` (one article file); or why it is not one
+    (``raw_sha256``: its hash, if known)."""
     decoded = decode(raw, params.legacy_encodings, params.max_mess_ratio)
     if isinstance(decoded, Undecodable):
         return Rejected(source.relpath, decoded.reason, decoded.detail)
@@ -59,19 +61,41 @@ def normalize_document(
     sections = split_sections(text.split("\n"))
     if sections is None:
         return Rejected(source.relpath, "no_title", "the first non-blank line is the '-' separator")
-    title, paragraphs, related = sections.title, sections.paragraphs, sections.related
-    if params.fix_mojibake and _may_hold_mojibake(raw, decoded.encoding):
+    pieces = Pieces(sections.title, sections.paragraphs, sections.related, None)
+    flags = [*decoded.flags, *newline_flags, *clean_flags, *sections.flags]
+    mojibake = params.fix_mojibake and _may_hold_mojibake(raw, decoded.encoding)
+    return _record(pieces, flags, mojibake, source, params, (len(raw), raw_sha256 or _sha256(raw), decoded.encoding))
+
+
+@dataclass(frozen=True)
+class Pieces:
+    """An article's parts, cleaned: what both raw formats (a file, a record) come to before the common steps."""
+
+    title: str
+    paragraphs: list[str]
+    related: list[str]
+    dateline: str | None
+    """Given by the input; None: taken from the first paragraph (if ``extract_dateline``)."""
+
+
+def _record(
+    pieces: Pieces, flags: list[str], mojibake: bool, source: Source, params: NormalizeParams, raw: tuple[int, str, str]
+) -> dict | Rejected:
+    """The common steps: mojibake repair, dateline, language, the record dict. ``raw``: (bytes, sha256, encoding)."""
+    title, paragraphs, related = pieces.title, pieces.paragraphs, pieces.related
+    flags = list(flags)
+    if mojibake:
         title, paragraphs, related, mojibake_flags = _repair_mojibake(title, paragraphs, related, params)
-        clean_flags += mojibake_flags
-    dateline = None
-    if params.extract_dateline and paragraphs:
+        flags += mojibake_flags
+    dateline = pieces.dateline
+    if dateline is None and params.extract_dateline and paragraphs:
         dateline, first = split_dateline(paragraphs[0])
         paragraphs = [first, *paragraphs[1:]]
     if not paragraphs:
         return Rejected(source.relpath, "no_body", "a headline but no body paragraphs")
     body = "\n\n".join(paragraphs)
     lang, lang_score, lang_flags = detect_language(f"{title}\n{body}", params.lang_prefix_chars)
-    flags = sorted({*decoded.flags, *newline_flags, *clean_flags, *sections.flags, *lang_flags})
+    size, sha256, encoding = raw
     return {
         "id": source.id,
         "title": title,
@@ -82,13 +106,17 @@ def normalize_document(
         "lang_score": lang_score,
         "n_chars": len(body),
         "n_words": words.count(paragraphs),
-        "text_sha256": hashlib.sha256(body.encode("utf-8")).hexdigest(),
+        "text_sha256": _sha256(body.encode("utf-8")),
         "source": {
             "path": source.relpath,
             "ordinal": source.ordinal,
-            "raw_bytes": len(raw),
-            "raw_sha256": raw_sha256 or hashlib.sha256(raw).hexdigest(),
-            "encoding": decoded.encoding,
+            "raw_bytes": size,
+            "raw_sha256": sha256,
+            "encoding": encoding,
         },
-        "flags": flags,
+        "flags": sorted({*flags, *lang_flags}),
     }
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()

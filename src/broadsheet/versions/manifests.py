@@ -14,7 +14,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from broadsheet.core import schema, yamlfile
-from broadsheet.core.errors import BroadsheetError, failing_as
+from broadsheet.core.errors import BroadsheetError, failing_as, first_line
 from broadsheet.core.project import DATASET, PARAMS
 from broadsheet.publish import layout
 
@@ -166,8 +166,12 @@ def from_rev(rev: str, repo: str = ".", dataset: str = DATASET) -> Version:
         table, document_schema = _manifest(parts, where)
         params = _params(fs.cat_file(PARAMS), f"{PARAMS} at {rev}") if fs.exists(PARAMS) else None
         outcomes = _outcomes(lambda: fs.open(f"{dataset}/{layout.OUTCOMES}", "rb"), where)
-    except (FileNotFoundError, DataIndexError, DvcException):
+    except (FileNotFoundError, DataIndexError):
         raise missing_data(where) from None
+    except DvcException as e:  # e.g. DVC's own parse of a damaged params.yaml at that revision
+        raise BroadsheetError(f"cannot read {where}: {first_line(e)}") from None
+    except RecursionError:
+        raise BroadsheetError(f"cannot read {where}: a file of it is nested too deep to parse") from None
     return Version(rev, table, document_schema, params, outcomes)
 
 

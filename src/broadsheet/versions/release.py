@@ -20,7 +20,7 @@ import pyarrow.parquet as pq
 import yaml
 
 from broadsheet.core import schema
-from broadsheet.core.display import printable
+from broadsheet.core.display import counted, printable
 from broadsheet.core.errors import BroadsheetError, failing_as
 from broadsheet.core.params import SPLITS
 from broadsheet.core.project import CHANGELOG, CHANGES, DATASET, PARAMS
@@ -73,10 +73,10 @@ def changelog_section(
     ]
     if report is None:
         per_split = ", ".join(f"{name} {n}" for name, n in counts.items())
-        lines += [f"First release: {total} documents ({per_split}).", ""]
+        lines += [f"First release: {counted(total, 'document')} ({per_split}).", ""]
         return "\n".join(lines)
     lines += [
-        f"Compared with {previous}: {total} documents (+{len(report['added'])} added, "
+        f"Compared with {previous}: {counted(total, 'document')} (+{len(report['added'])} added, "
         f"-{len(report['removed'])} removed, {len(report['changed'])} changed, "
         f"{len(report['moved_split'])} moved between splits).",
         "",
@@ -146,6 +146,8 @@ def _check_ready(root: Path, version: str, push: bool) -> None:
         raise BroadsheetError("the repository has no commit yet: commit the pipeline first")
     if _git(root, "rev-parse", "--verify", "-q", f"refs/tags/{version}", check=False).returncode == 0:
         raise BroadsheetError(f"tag {version} already exists: choose a new version name")
+    if version == "HEAD" or _git(root, "rev-parse", "--verify", "-q", version, check=False).returncode == 0:
+        raise BroadsheetError(f"{version} already names a branch or commit here: choose a version name of its own")
     dirty = _git(root, "status", "--porcelain").stdout.splitlines()
     if dirty:
         raise BroadsheetError(
@@ -161,8 +163,9 @@ def _check_ready(root: Path, version: str, push: bool) -> None:
     untracked = _untracked_inputs(root)
     if untracked:
         raise BroadsheetError(
-            f"{len(untracked)} file(s) the pipeline reads are tracked by neither git nor DVC (e.g. {untracked[0]}), "
-            "so a clone of the tag could not reproduce this version: remove them, or track them (git add -f, dvc add)"
+            f"{len(untracked)} file(s) the pipeline reads are missing from what git and DVC record of its inputs "
+            f"(e.g. {untracked[0]}: ignored by git outside a dvc add'ed folder, or hidden by .dvcignore), so a clone "
+            "of the tag could not reproduce this version: remove them, or track them"
         )
 
 
