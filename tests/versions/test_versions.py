@@ -228,7 +228,7 @@ def test_a_release_is_refused_while_the_raw_folder_holds_files_git_ignores_and_a
     commit(root, env, "corpus")
     refused = subprocess.run(["broadsheet", "release", "v1"], cwd=root, env=env, capture_output=True, text=True)
     assert refused.returncode == 1 and "corpus/raw/__pycache__/cached.txt" in refused.stderr, refused.stderr
-    assert "tracked by neither git nor DVC" in refused.stderr and "v1" not in sh(root, env, "git", "tag")
+    assert "missing from what git and DVC record" in refused.stderr and "v1" not in sh(root, env, "git", "tag")
     ignored.unlink()
     repro(root, env)
     commit(root, env, "without the ignored file")
