@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from broadsheet.core import provenance
+from broadsheet.core import provenance, schema
 from helpers import REPO, article, make_project, repro, sh, write
 
 STAGES = ("normalize", "dedup", "publish")
@@ -60,7 +60,8 @@ def dvc_stages() -> dict:
 def declared(stage: str) -> set[str]:
     """The deps ``core.provenance.STAGES`` gives ``stage``, as paths in this repository."""
     deps = provenance.STAGES[stage]
-    return {f"src/broadsheet/{name}" for name in deps.code} | {f"schemas/{name}.v1.json" for name in deps.schemas}
+    schemas = {f"schemas/{schema.schema_file(name).name}" for name in deps.schemas}
+    return {f"src/broadsheet/{name}" for name in deps.code} | schemas
 
 
 def source_of(path: str) -> str:
@@ -150,7 +151,7 @@ def test_the_reuse_key_follows_normalize_code_only(monkeypatch):
     before = reuse.fingerprint(NormalizeParams(), FilterParams())
     files = dict(provenance.code_files("normalize"))
     assert "publish/card.py" not in files and "dedup/minhash.py" not in files
-    assert "text/clean.py" in files and "schemas/document.v1.json" in files
+    assert "text/clean.py" in files and "schemas/document.v2.json" in files
     original = provenance.code_files
     monkeypatch.setattr(
         provenance,

@@ -17,7 +17,7 @@ from broadsheet import __version__
 from broadsheet.core.display import counted, printable
 from broadsheet.core.errors import BroadsheetError, failing_as, reason
 from broadsheet.core.files import check_apart, dumps_json, guard_written_folder, write_json
-from broadsheet.core.params import ENGINES, Params, max_workers
+from broadsheet.core.params import ENGINES, FORMATS, Params, max_workers
 from broadsheet.core.params import load as load_params
 from broadsheet.core.project import DATASET, PARAMS
 
@@ -267,12 +267,21 @@ def card_command(folder, changelog, output, params_path, force):
 
 @cli.command(name="init")
 @click.argument("folder", type=click.Path(file_okay=False))
-def init_command(folder):
+@click.option(
+    "--format",
+    "raw_format",
+    type=click.Choice(FORMATS),
+    default="article_txt",
+    show_default=True,
+    help="How the raw files hold documents: one article per .txt file, or records in JSON Lines, CSV or Parquet "
+    "files (normalize.format and normalize.include in params.yaml; the field names are in normalize.fields).",
+)
+def init_command(folder, raw_format):
     """Make FOLDER a new corpus repository around this toolkit: git and DVC, dvc.yaml with the three stages,
     params.yaml, schemas/, corpus/raw/, takedowns.csv, a README, and requirements.txt pinning this version."""
     from broadsheet.scaffold.init import init
 
-    init(folder)
+    init(folder, raw_format)
     click.echo(printable(f"made the corpus repository {folder}: put raw files in {folder}/corpus/raw, then dvc repro"))
 
 

@@ -33,7 +33,7 @@ def test_each_stage_ends_with_one_summary_line_and_json_only_when_asked(tmp_path
     make_corpus(tmp_path / "raw", 4)
     broadsheet = [sys.executable, "-m", "broadsheet"]
     steps = [
-        (["normalize", "raw", "--out", "n"], "normalize: 4 files: 4 documents, 0 rejected, 0 skipped, 0 filtered; "),
+        (["normalize", "raw", "--out", "n"], "normalize: 4 inputs: 4 documents, 0 rejected, 0 skipped, 0 filtered; "),
         (["dedup", "n", "--out", "d"], "dedup: 4 documents: 0 clusters, 0 exact and 0 near duplicates; "),
         (["publish", "n", "--duplicates", "d", "--out", "ds"], "publish: 4 documents (train "),
     ]

@@ -16,7 +16,7 @@ from helpers import REPO
 
 
 def test_arrow_schema_follows_the_json_file():
-    spec = json.loads((REPO / "schemas" / "document.v1.json").read_text())
+    spec = json.loads((REPO / "schemas" / "document.v2.json").read_text())
     doc = schema.document()
     assert doc.names == [f["name"] for f in spec["fields"]]
     for f in spec["fields"]:
@@ -26,7 +26,7 @@ def test_arrow_schema_follows_the_json_file():
 
 def test_schema_and_toolkit_versions_are_in_the_arrow_metadata():
     meta = schema.document().arrow.metadata
-    assert meta[b"broadsheet.schema"] == b"document.v1"
+    assert meta[b"broadsheet.schema"] == b"document.v2"
     assert meta[b"broadsheet.version"] == broadsheet.__version__.encode()
 
 
@@ -44,7 +44,7 @@ def test_a_record_has_exactly_the_schema_fields(seed_bytes):
 
 def test_check_refuses_a_missing_field_and_a_null_in_a_non_null_field():
     doc = schema.document()
-    with pytest.raises(BroadsheetError, match="does not match schema document.v1"):
+    with pytest.raises(BroadsheetError, match="does not match schema document.v2"):
         doc.check(pa.table({"id": ["a"]}))
     nulls = pa.Table.from_pylist([{"id": None}], schema=doc.arrow)
     with pytest.raises(BroadsheetError, match="'id' may not be null"):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gzip
+import json
 import os
 import shutil
 import subprocess
@@ -9,11 +11,17 @@ import sys
 import sysconfig
 from pathlib import Path
 
+import pyarrow.parquet as pq
 import pytest
 import yaml
 
 from broadsheet.scaffold import pipeline
 from helpers import REPO, article, key, sh, write
+
+GERMAN = (
+    "Die Regierung hat am Montag neue Regeln für den Handel vorgestellt. Nach Angaben des Ministeriums sollen die "
+    "Zölle im kommenden Jahr sinken, während die Industrie weitere Entlastungen fordert."
+)
 
 
 def test_this_repositorys_dvc_yaml_holds_the_stages_init_writes_with_the_code_as_deps():
@@ -120,7 +128,7 @@ def test_init_makes_a_corpus_repository_that_builds_twice_the_same_and_a_new_pin
         ".gitignore",
         ".dvcignore",
         "CHANGELOG.md",
-        "schemas/document.v1.json",
+        "schemas/document.v2.json",
         ".git",
         ".dvc",
     ):
@@ -142,3 +150,34 @@ def test_init_makes_a_corpus_repository_that_builds_twice_the_same_and_a_new_pin
         refused.returncode != 0
         and "pins broadsheet 0.2.0, but broadsheet 0.1.0 is installed" in refused.stdout + refused.stderr
     )
+
+
+@pytest.mark.slow
+def test_a_jsonl_corpus_made_with_init_builds_loads_and_accounts_for_every_line(installed):
+    env, work = installed["env"], installed["work"]
+    sh(work, env, "broadsheet", "init", "feeds", "--format", "jsonl")
+    feeds = work / "feeds"
+    params = feeds / "params.yaml"
+    params.write_text(params.read_text().replace('    id: ""    ', "    id: url   "))
+    lines = [
+        json.dumps({"url": f"https://news.example/{n % 40}", "title": f"Headline {n}", "text": article(n)})
+        for n in range(50)  # the last ten repeat a URL
+    ]
+    lines[3] = "{broken"
+    lines[7] = json.dumps({"url": "https://news.example/x", "title": "No text"})
+    lines[9] = json.dumps({"url": "https://news.example/de", "title": "Eine Überschrift", "text": GERMAN})
+    write(feeds / "corpus" / "raw", "2024/export.jsonl.gz", gzip.compress("\n".join(lines).encode()))
+    out = sh(feeds, env, "dvc", "repro")
+    assert "normalize: 51 inputs: 41 documents, 9 rejected, 1 skipped" in out, out
+    rejects = pq.read_table(feeds / "corpus" / "normalized" / "rejects.parquet").to_pylist()
+    assert {r["reason"] for r in rejects} == {"bad_record", "missing_field", "duplicate_id", "not_a_document"}
+    assert "2024/export.jsonl.gz:000000004" in {r["path"] for r in rejects}
+    check = (
+        "import datasets; d = datasets.load_from_disk('corpus/dataset'); e = datasets.load_dataset('corpus/dataset');"
+        "print(sum(map(len, d.values())), sum(map(len, e.values())), sorted(set(d['train']['lang'])))"
+    )
+    loaded = sh(feeds, {**env, "HF_DATASETS_OFFLINE": "1"}, "python", "-c", check, stdout_only=True).split()
+    assert loaded[:2] == ["41", "41"] and "de" in loaded[2]
+    sh(feeds, env, "git", "add", "-A")
+    sh(feeds, env, "git", "commit", "-qm", "corpus")
+    assert "didn't change" in sh(feeds, env, "dvc", "repro") and sh(feeds, env, "git", "status", "--porcelain") == ""

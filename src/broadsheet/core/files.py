@@ -26,7 +26,7 @@ class Owner:
 
     command: str
     schema: str
-    """What the folder holds, e.g. ``document.v1``."""
+    """What the folder holds, e.g. ``document.v2``."""
     signature: str
     """A name only this command's folders hold: recognises those written before folders had a marker."""
     names: frozenset[str]

@@ -24,8 +24,41 @@ SPLITS = ("train", "validation", "test")
 ENGINES = ("local", "ray")
 
 
+FORMATS = ("article_txt", "jsonl", "csv", "parquet")
+FORMAT_FILES = {
+    "article_txt": ("*.txt",),
+    "jsonl": ("*.jsonl", "*.jsonl.gz", "*.jsonl.zst"),
+    "csv": ("*.csv",),
+    "parquet": ("*.parquet",),
+}
+"""The file names each format's files usually have: ``broadsheet init --format`` sets normalize.include to them."""
+
+
+@dataclass(frozen=True)
+class FieldsParams:
+    """Which input field holds each part of a record (formats jsonl, csv, parquet); "": the input has none."""
+
+    title: str = "title"
+    text: str = "text"
+    """Paragraphs separated by blank lines, or one per line."""
+    dateline: str = ""
+    """Empty: taken from the text's first paragraph, if normalize.extract_dateline."""
+    related: str = ""
+    """A list of headlines, or one per line."""
+    url: str = "url"
+    date: str = "date"
+    """The publication date, kept as the input writes it (url and date are null where the input has no such field)."""
+    id: str = ""
+    """A field whose value stays with the record across versions (a URL, an article id): the record's id is a
+    hash of it. Empty: the id is a hash of the file's path and the record's line or row."""
+
+
 @dataclass(frozen=True)
 class NormalizeParams:
+    format: str = "article_txt"
+    """How raw files hold documents: article_txt (one article per file: headline, paragraphs, '-', related), or
+    many records per file: jsonl (also .jsonl.gz, .jsonl.zst), csv (with a header), parquet."""
+    fields: FieldsParams = field(default_factory=FieldsParams)
     include: tuple[str, ...] = ("*.txt",)
     """Glob patterns on the file name; other files are counted as skipped (not_a_document)."""
     archives: tuple[str, ...] = ("*.tar", "*.tar.gz", "*.tgz")
@@ -57,6 +90,9 @@ class NormalizeParams:
         if not self.include:
             raise BroadsheetError("params: normalize.include must list at least one pattern")
         _one_of("normalize.control_chars", self.control_chars, ("remove", "reject"))
+        _one_of("normalize.format", self.format, FORMATS)
+        if self.format != "article_txt" and not (self.fields.title and self.fields.text):
+            raise BroadsheetError("params: normalize.fields.title and normalize.fields.text must name input fields")
         for encoding in self.legacy_encodings:
             if not _is_legacy_text_encoding(encoding):
                 raise BroadsheetError(

@@ -27,7 +27,7 @@ class StageDeps:
     code: tuple[str, ...]
     """Files and sub-packages of ``broadsheet`` the stage's command loads (the main process and its workers)."""
     schemas: tuple[str, ...]
-    """Names of the schemas (``schemas/{name}.v{VERSION}.json``) it reads or writes."""
+    """Names of the schemas (``schemas/{name}.v{version}.json``) it reads or writes."""
     params: tuple[str, ...]
     """Keys of ``params.yaml`` it reads: a section, or a section.key."""
 
@@ -125,6 +125,6 @@ def record(stage: str, params) -> dict:
         "stage": stage,
         "toolkit": f"broadsheet {__version__}",
         "code_sha256": code_sha256(stage),
-        "schemas": [f"{name}.v{schema.VERSION}" for name in STAGES[stage].schemas],
+        "schemas": [schema.tag(name) for name in STAGES[stage].schemas],
         "settings": settings(stage, params),
     }

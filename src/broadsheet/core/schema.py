@@ -11,6 +11,7 @@ every table to the schema before it is written.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache
@@ -29,8 +30,18 @@ PRIMITIVES = {
     "float64": pa.float64(),
     "bool": pa.bool_(),
 }
-VERSION = "1"
-"""The version of every schema this toolkit writes."""
+VERSIONS = {"document": "2"}
+"""The version of each schema this toolkit writes, where it is not 1. A version adds fields or changes one's
+meaning; an older one's file stays in ``schemas/``, for reading what an older toolkit wrote."""
+
+
+def version(name: str) -> str:
+    return VERSIONS.get(name, "1")
+
+
+def tag(name: str) -> str:
+    """The schema and version a folder of ``name`` records holds, e.g. ``document.v2``."""
+    return f"{name}.v{version(name)}"
 
 
 @dataclass(frozen=True)
@@ -158,19 +169,29 @@ def from_json(text: str) -> Schema:
     return Schema(spec["name"], str(spec["version"]), spec.get("description", ""), fields, arrow)
 
 
-def schema_file(name: str, version: str = VERSION):
-    """The packaged ``schemas/{name}.v{version}.json`` (a symlink to the repo's ``schemas/`` in a checkout)."""
-    return resources.files("broadsheet") / "schemas" / f"{name}.v{version}.json"
+def schema_file(name: str, number: str | None = None):
+    """The packaged ``schemas/{name}.v{number}.json`` (by default the version this toolkit writes; a symlink to the
+    repo's ``schemas/`` in a checkout)."""
+    return resources.files("broadsheet") / "schemas" / f"{name}.v{number or version(name)}.json"
 
 
 @cache
-def load(name: str, version: str = VERSION) -> Schema:
-    path = schema_file(name, version)
+def load(name: str, number: str | None = None) -> Schema:
+    path = schema_file(name, number)
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise BroadsheetError(f"no schema {name}.v{version} (looked for {path})") from None
+        raise BroadsheetError(f"no schema {name}.v{number or version(name)} (looked for {path})") from None
     return from_json(text)
+
+
+def named(text: str) -> Schema | None:
+    """The schema a tag such as ``document.v1`` names, if this toolkit has its file."""
+    found = re.fullmatch(r"([a-z]+)\.v([0-9]{1,4})", text)
+    try:
+        return load(*found.groups()) if found else None
+    except BroadsheetError:
+        return None
 
 
 def document() -> Schema:

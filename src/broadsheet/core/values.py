@@ -23,6 +23,9 @@ class Source(NamedTuple):
     """For a member of a tar shard: (offset of its data in the uncompressed tar, size); None for a file."""
     identity: tuple[int, int] | None = None
     """(device, inode) of the file at ``path`` when the walk saw it: reading checks it is still that file."""
+    kind: str = "file"
+    """What ``path`` is: a file of one article (``file``), a tar shard (``tar``), or a file of records of the
+    format ``normalize.format`` names (``jsonl``, ``csv``, ``parquet``: ``member`` says where the record is)."""
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ DROP = {"none": set(), "exact": {"exact"}, "near": {"exact", "near"}}
 """What publish leaves out under each ``dedup.drop``: the kinds of cluster member."""
 OWNER = Owner(
     "dedup",
-    f"duplicate.v{schema.VERSION}",
+    schema.tag("duplicate"),
     signature=DUPLICATES,
     names=frozenset({DUPLICATES, METRICS, _provenance.FILE, MARKER}),
 )

@@ -26,6 +26,8 @@ EXTENDED_HEADER_BYTES = 1 << 20
 """The largest pax (x, g) or GNU long-name (L, K) header believed: real ones hold a path or two."""
 ERRORS = (OSError, EOFError, zlib.error, ValueError)
 """What reading a damaged or truncated shard raises."""
+UNBOUNDED = 1 << 62
+"""``max_member_bytes`` for a listing that takes members of any size (MAX_INFLATION still bounds a gzip one)."""
 
 REGULAR, DIRECTORY, SYMLINK, HARDLINK, SPECIAL = "file", "directory", "symlink", "hardlink", "special"
 _TYPES = {b"0": REGULAR, b"\0": REGULAR, b"7": REGULAR, b"5": DIRECTORY, b"2": SYMLINK, b"1": HARDLINK}
@@ -48,17 +50,22 @@ class Member(NamedTuple):
 
 
 def _open_shard(path: str, identity: tuple[int, int] | None, spill: bool):
-    """The shard at ``path`` (if it is still the one of ``identity``) as a file of its uncompressed bytes, and
-    whether it is gzip-compressed (by its magic bytes, not its name)."""
+    """The file at ``path`` (if it is still the one of ``identity``) as a file of its uncompressed bytes, and
+    whether it is compressed (gzip or zstd, by its magic bytes, not its name)."""
     file = open_planned(path, identity)
-    gzip = file.read(2) == b"\x1f\x8b"
+    magic = file.read(4)
     file.seek(0)
-    return (_Inflating(file, spill) if gzip else file), gzip
+    if magic[:2] == b"\x1f\x8b":
+        return _Inflating(file, spill), True
+    if magic == b"\x28\xb5\x2f\xfd":
+        return _Unzstd(file, spill), True
+    return file, False
 
 
-def open_stream(path: str, identity: tuple[int, int] | None = None):
-    """The uncompressed bytes of the shard at ``path`` as a seekable file (forward seeks are cheap)."""
-    return _open_shard(path, identity, spill=True)[0]
+def open_stream(path: str, identity: tuple[int, int] | None = None, spill: bool = True):
+    """The uncompressed bytes of the file at ``path`` as a seekable file (forward seeks are cheap; seeking back
+    in a compressed one needs ``spill``)."""
+    return _open_shard(path, identity, spill)[0]
 
 
 class _Inflating:
@@ -83,6 +90,7 @@ class _Inflating:
         self.buffer = b""  # the bytes inflated last, from the position of the read that inflated them
         self.base = 0  # offset of buffer[0] in the uncompressed stream
         self.position = 0
+        self.damage: Exception | None = None  # what inflating met, raised once the bytes before it are read
         self.spill = tempfile.TemporaryFile() if spill else None  # unlinked: it goes when closed, or with the process
 
     def __enter__(self):
@@ -104,9 +112,22 @@ class _Inflating:
     def read(self, size: int) -> bytes:
         start = self.position
         while self.base + len(self.buffer) < start + size:
-            chunk = self._inflate()
+            if self.damage is not None:
+                if self.base + len(self.buffer) > start:
+                    break  # the bytes before the damage first, as a file's read returns what it has
+                raise self.damage
+            try:
+                chunk = self._inflate()
+            except ERRORS as e:
+                self.damage = e
+                continue
             if chunk is None:
                 break
+            inflated = self.base + len(self.buffer) + len(chunk)
+            if inflated > MAX_INFLATION * max(self.file.tell(), 1 << 20):
+                raise DamagedArchive(
+                    f"it inflates to more than {MAX_INFLATION} times its size by byte {inflated}: a compression bomb?"
+                )
             if self.spill is not None:
                 self.spill.seek(0, os.SEEK_END)
                 self.spill.write(chunk)
@@ -127,12 +148,10 @@ class _Inflating:
         at its end."""
         while True:
             if self.inflater.eof:  # concatenated gzip members
-                rest = self.inflater.unused_data
-                self.inflater = zlib.decompressobj(31)
+                rest = self.inflater.unused_data or self.file.read(self.CHUNK)
                 if not rest:
-                    rest = self.file.read(self.CHUNK)
-                    if not rest:
-                        return None
+                    return None  # the inflater stays at its end: reading on finds the end again
+                self.inflater = zlib.decompressobj(31)
                 out = self.inflater.decompress(rest, self.INFLATED)
             else:
                 compressed = self.inflater.unconsumed_tail or self.file.read(self.CHUNK)
@@ -141,6 +160,19 @@ class _Inflating:
                     raise EOFError("compressed file ended before the end-of-stream marker was reached")
             if out:
                 return out
+
+
+class _Unzstd(_Inflating):
+    """A zstd stream, as ``_Inflating`` reads gzip (pyarrow decompresses: no zstd module is needed)."""
+
+    def __init__(self, file: BinaryIO, spill: bool = False):
+        import pyarrow as pa
+
+        super().__init__(file, spill)
+        self.decompressed = pa.CompressedInputStream(pa.PythonFile(file, mode="r"), "zstd")
+
+    def _inflate(self) -> bytes | None:
+        return self.decompressed.read(self.INFLATED) or None
 
 
 def members(
@@ -194,10 +226,6 @@ def members(
                 raise DamagedArchive(
                     f"a member name of {len(name)} characters at byte {offset} (at most {MAX_NAME_CHARS})"
                 )
-            if gzip and offset > MAX_INFLATION * max(f.file.tell(), 1 << 20):
-                raise DamagedArchive(
-                    f"it inflates to more than {MAX_INFLATION} times its size by byte {offset}: a compression bomb?"
-                )
             if values.get("size"):
                 size = _decimal(values["size"], offset)
             if gzip and size > max_member_bytes:
@@ -220,8 +248,8 @@ MAX_NAME_CHARS = 1 << 16
 MAX_LISTING_CHARS = 64 << 20
 """The most characters of names a listing holds, however many members share them."""
 MAX_INFLATION = 100
-"""How many times its own size a gzip shard may inflate to (text inflates about 5 times): past that, it is damage,
-so that neither the listing nor the spill of a stream (``_Inflating``) outgrows the shard a hundredfold."""
+"""How many times its own size a compressed file may inflate to (text inflates about 5 times): past that, it is
+damage, so that neither reading it nor the spill of its stream (``_Inflating``) outgrows the file a hundredfold."""
 
 
 def _reaches(f, stop: int, end: int | None) -> bool:
@@ -332,7 +360,13 @@ def _text(raw: bytes) -> str:
 
 
 OPEN_SHARDS = 16
-_open: dict = {}  # path -> stream: the shards last read from, kept open in this process (oldest first)
+_open: dict = {}  # path -> (signature, stream): the shards last read from, kept open in this process (oldest first)
+
+
+def signature(path: str, identity: tuple[int, int] | None) -> tuple:
+    """What tells a file held open from the one at ``path`` now (rewritten in place, it keeps its inode)."""
+    st = os.stat(path)
+    return identity, st.st_ino, st.st_size, st.st_mtime_ns
 
 
 def read_member(path: str, offset: int, size: int, identity: tuple[int, int] | None = None) -> bytes:
@@ -344,11 +378,14 @@ def read_member(path: str, offset: int, size: int, identity: tuple[int, int] | N
     stay open, and a gzip stream keeps what it inflated (``_Inflating``'s spill),
     so each shard is inflated once, not once per member.
     """
-    stream = _open.pop(path, None)
-    if stream is None:
+    now = signature(path, identity)
+    held, stream = _open.pop(path, (None, None))
+    if held != now:
+        if stream is not None:
+            stream.close()
         while len(_open) >= OPEN_SHARDS:
-            _open.pop(next(iter(_open))).close()
+            _open.pop(next(iter(_open)))[1].close()
         stream = open_stream(path, identity)
-    _open[path] = stream  # now the most recent
+    _open[path] = now, stream  # now the most recent
     stream.seek(offset)
     return stream.read(size)

@@ -6,29 +6,33 @@ import os
 
 from broadsheet.core.errors import reason
 from broadsheet.core.values import Rejected, Source
-from broadsheet.inputs import archives
+from broadsheet.inputs import archives, records
 from broadsheet.inputs.opening import CHANGED, Changed, open_planned
 
 
 def read(source: Source, max_bytes: int) -> bytes | Rejected:
-    """The bytes of ``source``, or why they cannot be had."""
+    """The bytes of ``source`` (for a record of a file of records, the record as a JSON object), or why they
+    cannot be had."""
     try:
-        if source.member is not None:
+        if source.kind in records.FORMATS:
+            raw = records.read(source.path, source.kind, source.member, source.identity)
+        elif source.member is not None:
             raw = archives.read_member(source.path, *source.member, source.identity)
         else:
             raw = _read_file(source, max_bytes)
     except Changed as e:
         return Rejected(source.relpath, CHANGED, str(e))
-    except archives.ERRORS as e:
+    except (*archives.ERRORS, *records.ERRORS) as e:
         return Rejected(source.relpath, "unreadable", reason(e))
-    if source.member is not None and len(raw) != source.member[1]:
+    if source.kind in ("tar", "jsonl") and len(raw) != source.member[1]:
         return Rejected(
             source.relpath,
             "unreadable",
             f"the archive ends inside this member ({len(raw)} of {source.member[1]} bytes)",
         )
     if len(raw) > max_bytes:
-        return Rejected(source.relpath, "too_large", f"grew past max_file_bytes {max_bytes} while being read")
+        grew = "as JSON" if source.kind in records.FORMATS else "grew past it while being read"
+        return Rejected(source.relpath, "too_large", f"{len(raw)} bytes > max_file_bytes {max_bytes} ({grew})")
     return raw
 
 

@@ -27,10 +27,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from broadsheet.core.errors import BroadsheetError, reason
+from broadsheet.core.errors import BroadsheetError, first_line, reason
 from broadsheet.core.params import NormalizeParams
 from broadsheet.core.values import Rejected, Source
-from broadsheet.inputs import archives
+from broadsheet.inputs import archives, records
 from broadsheet.inputs.names import display_path, identify
 from broadsheet.inputs.opening import CHANGED, Changed
 
@@ -65,6 +65,8 @@ class Plan:
     """
 
     containers: list[str] = field(default_factory=list)
+    kinds: list[str] = field(default_factory=list)
+    """What each container is: a folder, a tar shard, or a file of records (``Source.kind``)."""
     table: pa.Table = field(default_factory=_COLUMNS.empty_table)
     """Every candidate source, in the order the walk found it."""
     order: pa.Array = field(default_factory=lambda: pa.array([], pa.int64()))
@@ -95,7 +97,7 @@ class Plan:
         return [
             Source(self.containers[c] + os.fsdecode(name), relpath, ident, ordinal, None, (device, inode))
             if name is not None
-            else Source(self.containers[c], relpath, ident, ordinal, (offset, size), (device, inode))
+            else Source(self.containers[c], relpath, ident, ordinal, (offset, size), (device, inode), self.kinds[c])
             for c, name, relpath, ident, ordinal, offset, size, device, inode in zip(*rows.values())
         ]
 
@@ -105,14 +107,21 @@ class _Candidates:
 
     def __init__(self):
         self.containers: dict[str, int] = {}
+        self.kinds: list[str] = []
         self.columns: tuple[list, ...] = tuple([] for _ in _COLUMNS.names)
         self.chunks: tuple[list[pa.Array], ...] = tuple([] for _ in _COLUMNS.names)
         self.archives: list[tuple[str, str, tuple[int, int]]] = []
         """(path, relpath, identity) of the tar shards found, listed after the walk."""
+        self.records: list[tuple[str, str, tuple[int, int]]] = []
+        """(path, relpath, identity) of the files of records found (normalize.format), listed after the walk."""
 
-    def container(self, path: str) -> int:
-        """The number of a folder (``path`` ends with a separator) or a tar shard, for ``add``."""
-        return self.containers.setdefault(path, len(self.containers))
+    def container(self, path: str, kind: str = "file") -> int:
+        """The number of a folder (``path`` ends with a separator; its files' kind is ``file``), a tar shard or a
+        file of records, for ``add``."""
+        if path not in self.containers:
+            self.containers[path] = len(self.containers)
+            self.kinds.append(kind)
+        return self.containers[path]
 
     def add(
         self,
@@ -121,8 +130,10 @@ class _Candidates:
         relpath: str,
         identity: tuple[int, int],
         member: tuple[int, int] | None = None,
+        ident: str | None = None,
     ) -> None:
-        ident, ordinal = identify(relpath)
+        """``ident``: the id a record's field gives it (else its path's)."""
+        ident, ordinal = (ident, None) if ident is not None else identify(relpath)
         containers, names, relpaths, ids, ordinals, offsets, sizes, devices, inodes = self.columns
         containers.append(container)
         names.append(None if name is None else os.fsencode(name))
@@ -177,12 +188,19 @@ def plan(roots: list[str | Path], params: NormalizeParams, list_archives: Callab
     for prefix, root in prefixes.items():
         _walk(root, [prefix] if prefix else [], os.path.realpath(root), params, candidates, result)
     found = candidates.archives
-    listing = functools.partial(_listing, max_member_bytes=params.max_file_bytes)
-    listings = list_archives(listing, [(path, identity) for path, _, identity in found])
-    for (path, relpath, identity), (members, error) in zip(found, listings):
-        _add_archive(path, relpath, identity, members, error, params, candidates, result)
+    listings = list_archives(functools.partial(_listing, params=params), [(p, identity) for p, _, identity in found])
+    for (path, relpath, identity), (members, error, records_of) in zip(found, listings):
+        _add_archive(path, relpath, identity, members, error, records_of, params, candidates, result)
+    listing = functools.partial(
+        _list_records, kind=params.format, id_field=params.fields.id, max_bytes=params.max_file_bytes
+    )
+    listings = list_archives(listing, [(path, identity) for path, _, identity in candidates.records])
+    for (path, relpath, identity), (found, error) in zip(candidates.records, listings):
+        container = candidates.container(path, params.format)
+        _add_records(container, relpath, identity, found, error, params.format, candidates, result)
     result.table = candidates.table()
     result.containers = list(candidates.containers)
+    result.kinds = candidates.kinds
     del candidates
     result.order, duplicates = _source_order(result.table)
     result.rejected += duplicates
@@ -262,6 +280,9 @@ def _visit(
     if _matcher(params.archives)(entry.name):
         candidates.archives.append((path, relpath, identity))  # listed after the walk
         return
+    if params.format != "article_txt" and _matcher(params.include)(entry.name):
+        candidates.records.append((path, relpath, identity))  # each of its records is an input; listed after the walk
+        return
     result.input_files += 1
     if (rejected := _check_name_and_size(entry.name, relpath, st.st_size, params)) is not None:
         result.rejected.append(rejected)
@@ -306,10 +327,56 @@ def _check_name_and_size(name: str, relpath: str, size: int, params: NormalizePa
     return None
 
 
-def _listing(shard: tuple[str, tuple[int, int]], max_member_bytes: int):
-    """``archives.listing`` of a (path, identity) pair: a module-level function, for the workers."""
+def _list_records(file: tuple[str, tuple[int, int]], kind: str, id_field: str, max_bytes: int):
+    """``records.listing`` of a (path, identity) pair: a module-level function, for the workers."""
+    path, identity = file
+    return records.listing(path, kind, id_field, max_bytes, identity)
+
+
+def _add_records(
+    container: int,
+    relpath: str,
+    identity: tuple[int, int],
+    found: list[records.Record],
+    error: Exception | None,
+    kind: str,
+    candidates: _Candidates,
+    result: Plan,
+) -> None:
+    """Every record of a file (or a tar member) as a Source or a Rejected, named ``<file>:<line or row, 9
+    digits>`` (so that the names sort in the file's order). A file whose listing stopped keeps the records
+    before; one with none is one Rejected itself, like an empty tar shard."""
+    result.input_files += len(found)
+    for record in found:
+        name = f"{relpath}:{record.number:09d}"
+        if record.problem is not None:
+            result.rejected.append(Rejected(name, *record.problem))
+        else:
+            candidates.add(container, None, name, identity, (record.start, record.size), record.key)
+    if isinstance(error, Changed):
+        result.input_files += 1
+        result.rejected.append(Rejected(relpath, CHANGED, f"{error} (after {len(found)} records)"))
+    elif error is not None:
+        result.input_files += 1
+        detail = f"{type(error).__name__}: {first_line(error)}"
+        result.rejected.append(Rejected(relpath, "damaged_file", f"{detail} (after {len(found)} records)"))
+    elif not found:
+        result.input_files += 1
+        result.rejected.append(Rejected(relpath, "no_records", f"no {kind} record in it"))
+
+
+def _listing(shard: tuple[str, tuple[int, int]], params: NormalizeParams):
+    """``archives.listing`` of a (path, identity) pair, and with format jsonl the records of each JSONL member
+    (``records.member_listings``, by the member's offset): a module-level function, for the workers."""
     path, identity = shard
-    return archives.listing(path, max_member_bytes, identity)
+    if params.format == "article_txt":
+        return *archives.listing(path, params.max_file_bytes, identity), {}
+    members, error = archives.listing(path, archives.UNBOUNDED, identity)  # a member of records may be of any size
+    regions = [(m.offset, m.size) for m in members if isinstance(_check_member(m, "", params), str)]
+    if params.format != "jsonl" or not regions:
+        return members, error, {}
+    listed = records.member_listings(path, regions, params.fields.id, params.max_file_bytes, identity)
+    return members, error, {offset: found for (offset, _), found in zip(regions, listed)}
 
 
 def _add_archive(
@@ -318,23 +385,28 @@ def _add_archive(
     identity: tuple[int, int],
     members: list[archives.Member],
     error: Exception | None,
+    records_of: dict[int, tuple[list[records.Record], Exception | None]],
     params: NormalizeParams,
     candidates: _Candidates,
     result: Plan,
 ) -> None:
-    """Every member listed in the tar shard at ``path`` as a Source or a Rejected, from its headers alone.
+    """Every member listed in the tar shard at ``path`` as a Source or a Rejected, from its headers alone; with
+    format jsonl, every record of each JSONL member (``records_of``, by the member's offset).
 
     A damaged shard (``error``) keeps the members listed before the damage and
     adds one Rejected for the rest, like a folder that cannot be listed. A shard
     with no members to account for is one Rejected itself, so that every shard counts.
     """
-    archive = candidates.container(path)
-    result.input_files += len(members)
+    archive = candidates.container(path, "jsonl" if params.format == "jsonl" else "tar")
     for member in members:
         outcome = _check_member(member, relpath, params)
         if isinstance(outcome, Rejected):
+            result.input_files += 1
             result.rejected.append(outcome)
+        elif member.offset in records_of:
+            _add_records(archive, outcome, identity, *records_of[member.offset], "jsonl", candidates, result)
         else:
+            result.input_files += 1
             candidates.add(archive, None, outcome, identity, (member.offset, member.size))
     if isinstance(error, Changed):
         result.input_files += 1
@@ -367,4 +439,7 @@ def _check_member(member: archives.Member, archive: str, params: NormalizeParams
         )
     if member.kind != archives.REGULAR:
         return Rejected(shown, "not_a_regular_file", "a device, pipe, sparse or other special member")
-    return _check_name_and_size(parts[-1], shown, member.size, params) or shown
+    if params.format in ("csv", "parquet") and _matcher(params.include)(parts[-1]):
+        return Rejected(shown, "format_in_archive", f"{params.format} files are not read from tar shards (JSONL are)")
+    size = 0 if params.format == "jsonl" else member.size  # a member of records may be of any size, not its records
+    return _check_name_and_size(parts[-1], shown, size, params) or shown

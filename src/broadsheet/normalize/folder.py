@@ -34,7 +34,7 @@ METRICS = "metrics.json"
 INDEX = "shards.json"
 OWNER = Owner(
     "normalize",
-    f"document.v{schema.VERSION}",
+    schema.tag("document"),
     signature=INDEX,
     names=frozenset({DATA, REJECTS, FILTERED, TAKEDOWNS, METRICS, INDEX, _provenance.FILE, MARKER}),
 )

@@ -126,7 +126,7 @@ except OSError:
 def summary(metrics: dict) -> str:
     """The run in one line, for people."""
     line = (
-        f"normalize: {counted(metrics['input_files'], 'file')}: {counted(metrics['documents'], 'document')}, "
+        f"normalize: {counted(metrics['input_files'], 'input')}: {counted(metrics['documents'], 'document')}, "
         f"{metrics['rejected']:,} rejected, {metrics['skipped']:,} skipped, {metrics['filtered']:,} filtered"
     )
     if metrics["taken_down"]:

@@ -23,7 +23,7 @@ from broadsheet.core.values import Filtered, Rejected, Source
 from broadsheet.inputs.read import read
 from broadsheet.normalize import reuse
 from broadsheet.text import quality
-from broadsheet.text.document import normalize_document
+from broadsheet.text.document import normalize_document, normalize_record
 
 ROW_GROUP_ROWS = 1000
 COUNTED = ("flags", "encoding", "lang")
@@ -99,6 +99,7 @@ def normalize_shard(
         if (key := reuse.shard_key(fingerprint, shard, contents)) in known:
             return ShardResult(key, b"", None, 0, [], [], {}, reused=True)
     doc = schema.document()
+    normalized = normalize_document if params.format == "article_txt" else normalize_record
     rejected, filtered, rows = [], [], 0
     counts = {column: Counter() for column in COUNTED}
     sink = pa.BufferOutputStream()
@@ -111,7 +112,7 @@ def normalize_shard(
                     contents.append(_content(raw))
                 else:
                     raw, held[i] = held[i], None  # let the bytes go as their records come
-                result = raw if isinstance(raw, Rejected) else normalize_document(raw, shard[i], params, contents[i])
+                result = raw if isinstance(raw, Rejected) else normalized(raw, shard[i], params, contents[i])
                 if isinstance(result, Rejected):
                     rejected.append(result)
                 elif (removed := quality.check(result, filters)) is not None:

@@ -48,7 +48,7 @@ OUTCOMES = "outcomes.parquet"
 TAKEDOWNS = "takedowns.parquet"
 OWNER = Owner(
     "publish",
-    f"document.v{schema.VERSION}",
+    schema.tag("document"),
     signature=DATASET_DICT,
     names=frozenset(
         {DATASET_DICT, *SPLITS, EXPORT, MANIFEST, OUTCOMES, TAKEDOWNS, CARD, CROISSANT, METRICS, PLOTS}

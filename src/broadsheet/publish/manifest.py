@@ -15,18 +15,23 @@ SHARD_FACTOR = 20
 """Manifest rows are small: its content-defined shards target this many times the data's shard size."""
 CONTENT_FIELDS = ("title", "dateline", "text", "related")
 """What a reader sees of a document: a change to any of them is a change between versions."""
+ADDED_FIELDS = ("url", "date")
+"""Content fields a later schema version added (document.v2): hashed only when not null, so that a document's
+hash is the same whichever schema version holds it, and upgrading the schema alone changes no document."""
 
 
 def content_sha256(row: dict) -> str:
-    """Hash of a document's CONTENT_FIELDS."""
-    blob = json.dumps([row[f] for f in CONTENT_FIELDS], ensure_ascii=False, separators=(",", ":"))
+    """Hash of a document's CONTENT_FIELDS and its ADDED_FIELDS that are not null."""
+    added = {f: row[f] for f in ADDED_FIELDS if row.get(f) is not None}
+    content = [row[f] for f in CONTENT_FIELDS] + ([added] if added else [])
+    blob = json.dumps(content, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 
 
 def batch(records: pa.RecordBatch, assigned: pa.Array) -> pa.RecordBatch:
     """The manifest rows of a batch of records, ``assigned`` being each record's split."""
     source = records.column("source")
-    content = records.select(list(CONTENT_FIELDS)).to_pylist()
+    content = records.select(list(CONTENT_FIELDS + ADDED_FIELDS)).to_pylist()
     columns = {
         "id": records.column("id"),
         "split": assigned,

@@ -64,6 +64,14 @@ def _read(path: Path, problems: list[str]) -> pa.Table | None:
         return None
 
 
+def _document_schema(table: pa.Table) -> schema.Schema:
+    """The document schema a file says it holds, if this toolkit knows it (an older version's corpus is checked
+    against the schema it was written with); else the one this toolkit writes."""
+    named = (table.schema.metadata or {}).get(b"broadsheet.schema", b"").decode("utf-8", "replace")
+    found = schema.named(named) if named.startswith("document.") else None
+    return found or schema.document()
+
+
 def _check_schema(path: Path, table: pa.Table, expected: schema.Schema, problems: list[str]) -> bool:
     try:
         expected.check(table)
@@ -77,16 +85,21 @@ def _split_table(paths: list[Path], missing: str, problems: list[str]) -> pa.Tab
     """All rows of one copy of a split (``paths``: its Arrow files or its Parquet files), each file checked."""
     if not paths:
         problems.append(missing)
-    doc = schema.document()
     tables = []
     for path in paths:
         table = _read(path, problems)
-        if table is None or not _check_schema(path, table, doc, problems):
+        if table is None:
+            continue
+        doc = _document_schema(table)
+        if not _check_schema(path, table, doc, problems):
             continue
         texts, digests = table.column("text").to_pylist(), table.column("text_sha256").to_pylist()
         bad = sum(hashlib.sha256(t.encode("utf-8")).hexdigest() != d for t, d in zip(texts, digests))
         if bad:
             problems.append(f"{path}: {bad} text(s) do not match their text_sha256")
+        if tables and doc.arrow != tables[0].schema:
+            problems.append(f"{path}: holds {doc.name}.v{doc.version}, unlike {paths[0]}")
+            continue
         tables.append(table.cast(doc.arrow))
     return pa.concat_tables(tables) if tables and len(tables) == len(paths) else None
 

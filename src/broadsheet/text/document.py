@@ -2,13 +2,14 @@
 
 decode -> newlines -> clean-up (controls, Unicode, white space) -> sections ->
 mojibake repair of each piece -> dateline -> language -> the record dict, in
-the field order of ``schemas/document.v1.json``. Every change made to the text
+the field order of ``schemas/document.v2.json``. Every change made to the text
 is named in the record's ``flags``.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass
 
 from broadsheet.core.params import NormalizeParams
@@ -17,7 +18,7 @@ from broadsheet.text import words
 from broadsheet.text.clean import clean_text, fix_mojibake, has_control_chars, normalize_newlines
 from broadsheet.text.decode import Undecodable, decode
 from broadsheet.text.lang import detect as detect_language
-from broadsheet.text.parse import split_dateline, split_sections
+from broadsheet.text.parse import paragraphs, split_dateline, split_sections
 
 
 def _repair_mojibake(title: str, paragraphs: list[str], related: list[str], params: NormalizeParams):
@@ -76,6 +77,8 @@ class Pieces:
     related: list[str]
     dateline: str | None
     """Given by the input; None: taken from the first paragraph (if ``extract_dateline``)."""
+    url: str | None = None
+    date: str | None = None
 
 
 def _record(
@@ -102,6 +105,8 @@ def _record(
         "dateline": dateline,
         "text": body,
         "related": related,
+        "url": pieces.url,
+        "date": pieces.date,
         "lang": lang,
         "lang_score": lang_score,
         "n_chars": len(body),
@@ -120,3 +125,51 @@ def _record(
 
 def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
+
+
+def normalize_record(
+    raw: bytes, source: Source, params: NormalizeParams, raw_sha256: str | None = None
+) -> dict | Rejected:
+    """The record for ``raw``, one record of a file of records as a JSON object's bytes (``inputs.records``),
+    its parts in the fields ``normalize.fields`` names; or why it is not one."""
+    try:
+        found = json.loads(raw)
+    except UnicodeDecodeError:
+        return Rejected(source.relpath, "undecodable", "not UTF-8 (JSON is)")
+    except (ValueError, RecursionError) as e:
+        return Rejected(source.relpath, "bad_record", f"not JSON: {str(e)[:80]}")
+    if not isinstance(found, dict):
+        return Rejected(source.relpath, "bad_record", f"a JSON {type(found).__name__}, not an object")
+    names = params.fields
+    title, text = found.get(names.title), found.get(names.text)
+    for name, value in ((names.title, title), (names.text, text)):
+        if not isinstance(value, str):
+            return Rejected(source.relpath, "missing_field", f"no text in the field {name!r}")
+    flags: list[str] = []
+    cleaned_title = _cleaned(title.replace("\n", " "), params, flags)
+    lines = _cleaned(text, params, flags).split("\n")
+    if not "".join(lines).strip():
+        return Rejected(source.relpath, "whitespace_only", f"the field {names.text!r} holds no text")
+    if not cleaned_title:
+        return Rejected(source.relpath, "no_title", f"the field {names.title!r} holds no text")
+    related = found.get(names.related) if names.related else None
+    related = related.split("\n") if isinstance(related, str) else related if isinstance(related, list) else []
+    related = [line for line in (_cleaned(str(r), params, flags) for r in related) if line]
+    dateline, url, date = (_optional(found, name, params, flags) for name in (names.dateline, names.url, names.date))
+    pieces = Pieces(cleaned_title, paragraphs(lines), related, dateline, url, date)
+    if params.control_chars == "reject" and "control_chars_removed" in flags:
+        return Rejected(source.relpath, "control_chars", "control characters in text (normalize.control_chars: reject)")
+    return _record(pieces, flags, params.fix_mojibake, source, params, (len(raw), raw_sha256 or _sha256(raw), "utf-8"))
+
+
+def _optional(found: dict, name: str, params: NormalizeParams, flags: list[str]) -> str | None:
+    """The cleaned text of an optional field, if ``name`` names one and the record holds text in it."""
+    value = found.get(name) if name else None
+    return (_cleaned(value.replace("\n", " "), params, flags) or None) if isinstance(value, str) else None
+
+
+def _cleaned(text: str, params: NormalizeParams, flags: list[str]) -> str:
+    text, newline_flags = normalize_newlines(text)
+    text, clean_flags = clean_text(text, params.fix_acute_apostrophe)
+    flags += newline_flags + clean_flags
+    return text.strip()

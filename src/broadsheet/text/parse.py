@@ -54,11 +54,13 @@ def split_sections(lines: list[str]) -> Sections | None:
     body = _trim_blank(body)
     if "" in body:
         flags.append("blank_line_paragraphs")
-    return Sections(title, _paragraphs(body), related, tuple(flags))
+    return Sections(title, paragraphs(body), related, tuple(flags))
 
 
-def _paragraphs(lines: list[str]) -> list[str]:
-    """One paragraph per line; but where blank lines separate blocks, a block (a wrapped paragraph) is one."""
+def paragraphs(lines: list[str]) -> list[str]:
+    """One paragraph per line; but where blank lines separate blocks, a block (a wrapped paragraph) is one.
+    Blank lines at either end are no paragraph."""
+    lines = _trim_blank(lines)
     if "" not in lines:
         return lines
     paragraphs, block = [], []

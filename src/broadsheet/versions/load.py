@@ -19,7 +19,7 @@ from broadsheet.versions.manifests import dvc_fs, missing_data, toplevel
 
 DOWNLOADED = "dataset"
 """The published folder's name inside its cache entry."""
-OWNER = Owner("load", f"document.v{schema.VERSION}", signature=DOWNLOADED, names=frozenset({DOWNLOADED, MARKER}))
+OWNER = Owner("load", schema.tag("document"), signature=DOWNLOADED, names=frozenset({DOWNLOADED, MARKER}))
 
 
 def cache_root() -> Path:

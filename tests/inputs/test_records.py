@@ -1,0 +1,211 @@
+"""Files of many records (normalize.format jsonl, csv, parquet): each record an input, accounted for alone."""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import json
+import tarfile
+import time
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from broadsheet import normalize
+from broadsheet.core.errors import BroadsheetError
+from broadsheet.core.params import FieldsParams, NormalizeParams, parse
+from broadsheet.inputs import records
+from broadsheet.publish.manifest import content_sha256
+from helpers import settings, tree_bytes, write
+
+BODY = "Body paragraph {n} holds words enough for the filters.\n\nA second paragraph, also of words."
+
+
+def record(n: int, **extra) -> dict:
+    return {"url": f"https://news.example/{n}", "title": f"Headline {n}", "text": BODY.format(n=n), **extra}
+
+
+def jsonl(rows) -> bytes:
+    return b"".join((r if isinstance(r, bytes) else json.dumps(r).encode()) + b"\n" for r in rows)
+
+
+def params(fmt="jsonl", include=("*.jsonl", "*.jsonl.gz", "*.jsonl.zst"), normalize=None, **fields) -> NormalizeParams:
+    return NormalizeParams(format=fmt, include=tuple(include), fields=FieldsParams(**fields), **(normalize or {}))
+
+
+def run(tmp_path, section: NormalizeParams, name: str = "out", workers: int = 1):
+    out = tmp_path / name
+    metrics = normalize.run([tmp_path / "raw"], out, settings(section, workers=workers), progress=False)
+    docs = pq.read_table(out / "data").to_pylist() if any((out / "data").iterdir()) else []
+    rejects = {r["path"]: (r["reason"], r["detail"]) for r in pq.read_table(out / "rejects.parquet").to_pylist()}
+    return metrics, docs, rejects
+
+
+def test_every_line_of_a_jsonl_file_is_a_record_or_a_reject_with_its_line(tmp_path):
+    rows = [record(1), b"{not json", record(2, text=None), b"", record(3, title=7), b"[1, 2]", record(1)]
+    rows += [b'{"title": "x", "text": "\xe9t\xe9"}', b"[" * 100_000 + b"]" * 100_000]
+    write(tmp_path, "raw/feed.jsonl", jsonl(rows))
+    metrics, docs, rejects = run(tmp_path, params(id="url"))
+    assert [d["source"]["path"] for d in docs] == ["feed.jsonl:000000001"]
+    assert {path: reason for path, (reason, _) in rejects.items()} == {
+        "feed.jsonl:000000002": "bad_record",
+        "feed.jsonl:000000003": "missing_field",
+        "feed.jsonl:000000005": "missing_field",
+        "feed.jsonl:000000006": "bad_record",
+        "feed.jsonl:000000007": "duplicate_id",
+        "feed.jsonl:000000008": "undecodable",
+        "feed.jsonl:000000009": "bad_record",
+    }
+    assert "line 2 is not JSON" in rejects["feed.jsonl:000000002"][1]
+    assert "feed.jsonl:000000001" in rejects["feed.jsonl:000000007"][1]  # names the record that keeps the id
+    assert metrics["input_files"] == 8  # the blank line is no record
+    assert docs[0]["url"] == "https://news.example/1" and docs[0]["date"] is None
+
+
+def test_ids_follow_the_id_field_across_versions_and_else_the_file_and_line(tmp_path):
+    write(tmp_path, "raw/feed.jsonl", jsonl([record(1), record(2)]))
+    _, by_field, _ = run(tmp_path, params(id="url"), "a")
+    _, by_line, _ = run(tmp_path, params(), "b")
+    write(tmp_path, "raw/feed.jsonl", jsonl([record(0), record(1), record(2)]))  # one record more, before them
+    _, by_field_after, _ = run(tmp_path, params(id="url"), "c")
+    _, by_line_after, _ = run(tmp_path, params(), "d")
+    ids = {d["title"]: d["id"] for d in by_field}
+    assert {d["title"]: d["id"] for d in by_field_after if d["title"] in ids} == ids
+    assert ids["Headline 1"] == records.key_of("https://news.example/1")
+    assert by_line[0]["id"] != by_line_after[1]["id"]  # a line's id is where it is: it moved
+
+
+def test_gzip_and_zstd_files_stream_and_a_truncated_one_keeps_the_records_before(tmp_path):
+    payload = jsonl(record(n) for n in range(300))
+    write(tmp_path, "raw/a.jsonl.gz", gzip.compress(payload))
+    sink = pa.BufferOutputStream()
+    with pa.CompressedOutputStream(sink, "zstd") as f:
+        f.write(jsonl(record(n) for n in range(300, 310)))
+    write(tmp_path, "raw/b.jsonl.zst", sink.getvalue().to_pybytes())
+    whole = gzip.compress(jsonl(record(n) for n in range(400, 4000)))
+    write(tmp_path, "raw/c.jsonl.gz", whole[: len(whole) // 2])
+    metrics, docs, rejects = run(tmp_path, params())
+    paths = [d["source"]["path"] for d in docs]
+    assert sum(p.startswith("a.jsonl.gz:") for p in paths) == 300
+    assert sum(p.startswith("b.jsonl.zst:") for p in paths) == 10
+    kept = sum(p.startswith("c.jsonl.gz:") for p in paths)
+    assert 0 < kept < 3600
+    reason, detail = rejects["c.jsonl.gz"]
+    assert reason == "damaged_file" and f"after {kept} records" in detail
+    assert metrics["input_files"] == len(docs) + len(rejects)
+
+
+def test_a_compressed_bomb_or_an_endless_line_is_damage_in_bounded_time(tmp_path):
+    member = gzip.compress(b"\n" * (1 << 20), 9)
+    write(tmp_path, "raw/newlines.jsonl.gz", member * 400)  # gzip members one after another: 400 MiB of blank lines
+    write(tmp_path, "raw/line.jsonl.gz", gzip.compress(b'{"text": "' + b"a" * (40 << 20), 9))
+    started = time.monotonic()
+    _, docs, rejects = run(tmp_path, params(normalize={"max_file_bytes": 1 << 20}))
+    assert not docs
+    assert rejects["newlines.jsonl.gz"][0] == "damaged_file" and "compression bomb" in rejects["newlines.jsonl.gz"][1]
+    assert rejects["line.jsonl.gz"][0] == "damaged_file" and "longer than max_file_bytes" in rejects["line.jsonl.gz"][1]
+    assert time.monotonic() - started < 120  # bounded, not timed: a loop over every byte would take far longer
+
+
+def test_csv_rows_span_quoted_newlines_and_a_bad_row_is_rejected_alone(tmp_path):
+    text = io.StringIO()
+    writer = csv.DictWriter(text, ["url", "title", "text"])
+    writer.writeheader()
+    writer.writerow({k: v for k, v in record(1).items()})
+    writer.writerow({k: v for k, v in record(2).items()})
+    raw = ("\ufeff" + text.getvalue() + "only,two\n").encode() + b'u3,"caf\xe9",x\n'
+    last = b"u4,Headline 4," + BODY.format(n=4).replace("\n\n", " ").replace(",", "").encode()  # no newline at the end
+    write(tmp_path, "raw/table.csv", raw + last)
+    _, docs, rejects = run(tmp_path, params("csv", ["*.csv"], id="url"))
+    assert [d["source"]["path"] for d in docs] == ["table.csv:000000002", "table.csv:000000005", "table.csv:000000010"]
+    assert docs[0]["text"] == BODY.format(n=1) and docs[0]["title"] == "Headline 1"
+    assert (
+        rejects["table.csv:000000008"][0] == "bad_record"
+        and "2 fields, the header 3" in rejects["table.csv:000000008"][1]
+    )
+    assert rejects["table.csv:000000009"][0] == "undecodable"
+
+
+def test_parquet_rows_are_read_a_row_group_at_a_time(tmp_path):
+    rows = [record(n, date=f"2024-05-{n + 1:02d}") for n in range(10)]
+    rows[4]["url"] = None
+    (tmp_path / "raw").mkdir()
+    pq.write_table(pa.Table.from_pylist(rows), tmp_path / "raw" / "part.parquet", row_group_size=3)
+    write(tmp_path, "raw/broken.parquet", b"PAR1" + b"\0" * 100 + b"PAR1")
+    _, docs, rejects = run(tmp_path, params("parquet", ["*.parquet"], id="url", date="date"))
+    assert len(docs) == 9 and docs[0]["date"] == "2024-05-01"
+    assert rejects["part.parquet:000000005"][0] == "missing_field"
+    assert rejects["broken.parquet"][0] == "damaged_file"
+    _, docs, _ = run(tmp_path, params("parquet", ["*.parquet"], id="no_such_column"), "b")
+    assert not docs  # every row misses the id field the settings name
+
+
+def test_jsonl_members_of_a_tar_shard_are_records_too(tmp_path):
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        for name, data in [("x/one.jsonl", jsonl([record(1), b"oops"])), ("x/notes.txt", b"hi")]:
+            member = tarfile.TarInfo(name)
+            member.size = len(data)
+            tar.addfile(member, io.BytesIO(data))
+        member = tarfile.TarInfo("x/two.jsonl")
+        data = jsonl([record(2), record(3)])
+        member.size = len(data)
+        tar.addfile(member, io.BytesIO(data))
+    write(tmp_path, "raw/shard.tar.gz", buffer.getvalue())
+    _, docs, rejects = run(tmp_path, params())
+    assert [d["source"]["path"] for d in docs] == [
+        "shard.tar.gz/x/one.jsonl:000000001",
+        "shard.tar.gz/x/two.jsonl:000000001",
+        "shard.tar.gz/x/two.jsonl:000000002",
+    ]
+    assert rejects["shard.tar.gz/x/one.jsonl:000000002"][0] == "bad_record"
+    assert rejects["shard.tar.gz/x/notes.txt"][0] == "not_a_document"
+    write(tmp_path, "raw/shard.tar.gz", buffer.getvalue())
+    _, _, rejects = run(tmp_path, params("csv", ["*.jsonl"]), "csv")
+    assert rejects["shard.tar.gz/x/one.jsonl"][0] == "format_in_archive"
+
+
+def test_records_get_the_same_normalisation_as_files(tmp_path):
+    rows = [
+        record(1, title="Russiaâ€™s  headline"),
+        record(2, text="Короткий"),  # too few words: filtered
+        record(3, text="LONDON: " + BODY.format(n=3), related=["One", " Two "]),
+    ]
+    write(tmp_path, "raw/feed.jsonl", jsonl(rows))
+    metrics, docs, _ = run(tmp_path, params(related="related"))
+    by_title = {d["title"]: d for d in docs}
+    assert "Russia’s headline" in by_title and "mojibake_fixed" in by_title["Russia’s headline"]["flags"]
+    assert by_title["Headline 3"]["dateline"] == "LONDON" and by_title["Headline 3"]["related"] == ["One", "Two"]
+    assert metrics["filtered"] == 1
+
+
+def test_worker_count_and_a_second_run_do_not_change_a_byte(tmp_path):
+    write(tmp_path, "raw/a.jsonl", jsonl(record(n) for n in range(500)))
+    write(tmp_path, "raw/b.jsonl.gz", gzip.compress(jsonl(record(n) for n in range(500, 900))))
+    section = params(id="url", normalize={"shard_rows": 50})
+    run(tmp_path, section, "one", workers=1)
+    run(tmp_path, section, "two", workers=2)
+    run(tmp_path, section, "two", workers=2)
+    assert tree_bytes(tmp_path / "one") == tree_bytes(tmp_path / "two")
+
+
+def test_a_schema_upgrade_alone_changes_no_content_hash():
+    v1 = {"title": "t", "dateline": None, "text": "x", "related": ["r"]}
+    assert content_sha256({**v1, "url": None, "date": None}) == content_sha256(v1)
+    assert content_sha256({**v1, "url": "https://a", "date": None}) != content_sha256(v1)
+
+
+@pytest.mark.parametrize(
+    "bad, message",
+    [
+        ({"format": "xml"}, "normalize.format must be one of"),
+        ({"format": "jsonl", "fields": {"text": ""}}, "normalize.fields.title and normalize.fields.text"),
+        ({"fields": {"body": "text"}}, "unknown setting normalize.fields.body"),
+    ],
+)
+def test_bad_format_settings_are_one_line(bad, message):
+    with pytest.raises(BroadsheetError, match=message) as raised:
+        parse({"normalize": bad})
+    assert "\n" not in str(raised.value)
