@@ -52,8 +52,8 @@ def _band_key_task(task: tuple[str, np.ndarray, int, int, int, int, int]) -> tup
     """
     path, rows, ngram, num_perm, seed, bands, band_rows = task
     texts = pq.read_table(path, columns=["text"]).column(0).take(pa.array(rows)).combine_chunks()
-    signatures, sizes = minhash.signatures(texts, ngram, _permutations(num_perm, seed))
-    return minhash.band_keys(signatures, bands, band_rows), sizes > 0
+    signatures, has_words = minhash.signatures(texts, ngram, _permutations(num_perm, seed))
+    return minhash.band_keys(signatures, bands, band_rows), has_words
 
 
 def _texts(paths: list[Path], wanted: np.ndarray) -> Iterator[tuple[np.ndarray, pa.Array]]:
