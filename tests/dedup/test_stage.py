@@ -9,8 +9,10 @@ import datasets
 import pyarrow.parquet as pq
 import pytest
 
+import slow_minhash
 from broadsheet import dedup, normalize, publish
 from broadsheet.core.params import DedupParams
+from broadsheet.dedup import minhash
 from broadsheet.publish.stage import Inputs
 from helpers import settings, tree_bytes, write
 
@@ -92,6 +94,15 @@ def test_decisions_do_not_depend_on_file_order_or_workers(corpus, tmp_path, dedu
     normalize.run([shuffled], tmp_path / "n", settings(workers=2), progress=False)
     dedup.run(tmp_path / "n", tmp_path / "d", settings(workers=1), progress=False)
     assert tree_bytes(tmp_path / "d") == tree_bytes(out / "d")
+
+
+def test_decisions_equal_those_of_a_straightforward_minhash(deduped, tmp_path, monkeypatch):
+    # One worker runs in this process, so the slow reference replaces the fast signatures and shingle sets.
+    out, _ = deduped
+    monkeypatch.setattr(minhash, "signatures", slow_minhash.signatures)
+    monkeypatch.setattr(minhash, "shingle_sets", slow_minhash.shingle_sets)
+    dedup.run(out / "n", tmp_path / "d", settings(DedupParams(), workers=1), progress=False)
+    assert (tmp_path / "d" / "duplicates.parquet").read_bytes() == (out / "d" / "duplicates.parquet").read_bytes()
 
 
 def test_publish_drops_per_param_and_counts_every_document(deduped, tmp_path):

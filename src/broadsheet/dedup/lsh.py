@@ -36,9 +36,8 @@ def candidate_pairs(keys: np.ndarray) -> set[tuple[int, int]]:
         sorted_keys = keys[order, band]
         starts = np.flatnonzero(np.concatenate([[True], sorted_keys[1:] != sorted_keys[:-1]]))
         ends = np.concatenate([starts[1:], [len(order)]])
-        for start, end in zip(starts, ends):
-            if end - start < 2:
-                continue
+        shared = ends - starts >= 2  # most buckets hold one row: skip them without a Python loop
+        for start, end in zip(starts[shared].tolist(), ends[shared].tolist()):
             members = np.sort(order[start:end]).tolist()
             if len(members) <= LARGE_BUCKET:
                 pairs.update((a, b) for i, a in enumerate(members) for b in members[i + 1 :])

@@ -4,7 +4,8 @@
    member in source order stands for it below.
 2. Near: MinHash signatures of word n-grams of those representatives (in
    worker processes), LSH banding for candidate pairs, and the exact Jaccard
-   similarity of every candidate pair, so no false positive is reported.
+   similarity of every candidate pair (the workers read their shingle sets
+   again), so no false positive is reported.
 3. Clusters are the connected components of verified pairs plus exact groups.
    Each keeps its member first in source order (lowest ordinal, then path):
    a rule of the documents alone, so decisions do not depend on worker count,
@@ -37,8 +38,6 @@ from broadsheet.normalize import folder as normalized_folder
 
 STAGE = "dedup"
 
-TEXT_BATCH_ROWS = 512
-
 
 @lru_cache(maxsize=4)
 def _permutations(num_perm: int, seed: int) -> minhash.Permutations:
@@ -51,46 +50,47 @@ def _band_key_task(task: tuple[str, np.ndarray, int, int, int, int, int]) -> tup
     The worker reads the texts from the shard itself: only the file's path and row numbers are sent to it.
     """
     path, rows, ngram, num_perm, seed, bands, band_rows = task
-    texts = pq.read_table(path, columns=["text"]).column(0).take(pa.array(rows)).combine_chunks()
-    signatures, has_words = minhash.signatures(texts, ngram, _permutations(num_perm, seed))
+    signatures, has_words = minhash.signatures(_read_texts(path, rows), ngram, _permutations(num_perm, seed))
     return minhash.band_keys(signatures, bands, band_rows), has_words
 
 
-def _texts(paths: list[Path], wanted: np.ndarray) -> Iterator[tuple[np.ndarray, pa.Array]]:
-    """(row numbers, texts) of the rows in ``wanted`` (a boolean mask over all rows), batch by batch."""
-    offset = 0
-    for path in paths:
-        for batch in pq.ParquetFile(path).iter_batches(batch_size=TEXT_BATCH_ROWS, columns=["text"]):
-            rows = np.flatnonzero(wanted[offset : offset + batch.num_rows])
-            if len(rows):
-                yield rows + offset, batch.column(0).take(pa.array(rows))
-            offset += batch.num_rows
+def _shingle_task(task: tuple[str, np.ndarray, int]) -> list[np.ndarray]:
+    """The shingle sets of some rows of one normalize shard, for the exact Jaccard check."""
+    path, rows, ngram = task
+    return minhash.shingle_sets(_read_texts(path, rows), ngram)
 
 
-def _file_rows(paths: list[Path], wanted: np.ndarray) -> Iterator[tuple[Path, np.ndarray]]:
-    """(shard, row numbers within it) of the rows in ``wanted`` (a boolean mask over all rows), shard by shard."""
+def _read_texts(path: str, rows: np.ndarray) -> pa.Array:
+    texts = pq.read_table(path, columns=["text"]).column(0)
+    if len(rows) < len(texts):
+        texts = texts.take(pa.array(rows))
+    return texts.combine_chunks()
+
+
+def _file_rows(paths: list[Path], wanted: np.ndarray) -> Iterator[tuple[Path, np.ndarray, int]]:
+    """(shard, row numbers within it, its first row's number) of the rows in ``wanted`` (a boolean mask over all
+    rows), shard by shard."""
     offset = 0
     for path in paths:
         count = pq.ParquetFile(path).metadata.num_rows
         if len(rows := np.flatnonzero(wanted[offset : offset + count])):
-            yield path, rows
+            yield path, rows, offset
         offset += count
 
 
-def _band_keys(paths: list[Path], reps: np.ndarray, params: Params, progress: bool):
-    """LSH band keys (rows x bands) of the rows in ``reps`` (a mask), in row order, computed on the workers
-    ``params.compute`` asks for, and which of them have words. Only the keys are kept, not the signatures."""
+def _band_keys(ordered, paths: list[Path], reps: np.ndarray, params: DedupParams, progress: bool):
+    """LSH band keys (rows x bands) of the rows in ``reps`` (a mask), in row order, computed by ``ordered`` (the
+    workers), and which of them have words. Only the keys are kept, not the signatures."""
     count = int(reps.sum())
-    compute, params = params.compute, params.dedup
     keys = np.zeros((count, params.bands), np.uint64)
     has_words = np.zeros(count, bool)
     tasks = (
         (str(path), rows, params.ngram, params.num_perm, params.seed, params.bands, params.rows)
-        for path, rows in _file_rows(paths, reps)
+        for path, rows, _ in _file_rows(paths, reps)
     )
     filled = 0
     with Progress(STAGE, "doc", total=count, enabled=progress) as bar:
-        for block_keys, block_words in engines.ordered_map(_band_key_task, tasks, compute):
+        for block_keys, block_words in ordered(_band_key_task, tasks):
             keys[filled : filled + len(block_keys)] = block_keys
             has_words[filled : filled + len(block_keys)] = block_words
             filled += len(block_keys)
@@ -99,19 +99,26 @@ def _band_keys(paths: list[Path], reps: np.ndarray, params: Params, progress: bo
 
 
 def _verified_pairs(
-    paths: list[Path], n: int, rep_rows: np.ndarray, keys: np.ndarray, has_words: np.ndarray, params: DedupParams
+    ordered,
+    paths: list[Path],
+    n: int,
+    rep_rows: np.ndarray,
+    keys: np.ndarray,
+    has_words: np.ndarray,
+    params: DedupParams,
 ):
-    """Candidate pairs from LSH whose exact Jaccard reaches the threshold, and the shingle sets that were read."""
+    """Candidate pairs from LSH whose exact Jaccard reaches the threshold, and the shingle sets that were read
+    (by ``ordered``, the workers)."""
     rows = rep_rows[has_words]  # texts without words are never near duplicates
     pairs = sorted((int(rows[a]), int(rows[b])) for a, b in candidate_pairs(keys[has_words]))
     involved = np.zeros(n, bool)
     for a, b in pairs:
         involved[a] = involved[b] = True
+    shards = list(_file_rows(paths, involved))
     sets: dict[int, np.ndarray] = {}
-    for batch_rows, texts in _texts(paths, involved):
-        words, offsets = minhash.token_hashes(texts)
-        for i, row in enumerate(batch_rows):
-            sets[int(row)] = minhash.shingles(words[offsets[i] : offsets[i + 1]], params.ngram)
+    tasks = ((str(path), rows, params.ngram) for path, rows, _ in shards)
+    for (_, rows, offset), shard_sets in zip(shards, ordered(_shingle_task, tasks)):
+        sets.update(zip((rows + offset).tolist(), shard_sets))
     verified = [(a, b) for a, b in pairs if minhash.jaccard(sets[a], sets[b]) >= params.threshold]
     return verified, sets, len(pairs)
 
@@ -161,11 +168,14 @@ def run(
 
 def _find(paths: list[Path], params: Params, progress: bool) -> tuple[list[dict], dict]:
     """The decisions (a row per member of a duplicate cluster) and the metrics of the normalized shards ``paths``."""
-    ids, doc_paths, hashes = _columns(paths)
-    exact_rep = first_occurrence(hashes)
-    reps = exact_rep == np.arange(len(ids))
-    keys, has_words = _band_keys(paths, reps, params, progress)
-    verified, sets, candidates = _verified_pairs(paths, len(ids), np.flatnonzero(reps), keys, has_words, params.dedup)
+    with engines.pool(params.compute) as ordered:  # started first: the workers start while the columns are read
+        ids, doc_paths, hashes = _columns(paths)
+        exact_rep = first_occurrence(hashes)
+        reps = exact_rep == np.arange(len(ids))
+        keys, has_words = _band_keys(ordered, paths, reps, params.dedup, progress)
+        verified, sets, candidates = _verified_pairs(
+            ordered, paths, len(ids), np.flatnonzero(reps), keys, has_words, params.dedup
+        )
 
     clusters = UnionFind()
     for a, b in verified:
