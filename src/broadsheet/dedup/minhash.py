@@ -68,10 +68,7 @@ _PAD = 8  # spaces after the last text, so that 8 bytes can be read from where a
 def _word_bytes(texts: pa.Array) -> tuple[bytes, np.ndarray]:
     """A space, the texts' bytes one after another, mapped by ``_WORD_BYTES``, and ``_PAD`` spaces; where each text
     starts in them (and where the last ends)."""
-    if not (pa.types.is_string(texts.type) or pa.types.is_large_string(texts.type)):
-        texts = texts.cast(pa.large_string())
-    if texts.null_count:
-        texts = texts.fill_null("")
+    texts = _strings(texts)
     raw, starts = _raw_bytes(texts)
     # Looking for a single byte is fast (memchr); the characters' other bytes are rare in most text too.
     if (b"\xc4" in raw and b"\xc4\xb0" in raw) or (b"\x84" in raw and b"\xe2\x84\xaa" in raw):
@@ -81,9 +78,21 @@ def _word_bytes(texts: pa.Array) -> tuple[bytes, np.ndarray]:
     return raw.translate(_WORD_BYTES), starts
 
 
-def _raw_bytes(texts: pa.Array) -> tuple[bytes, np.ndarray]:
+def _strings(texts: pa.Array) -> pa.Array:
+    """``texts`` as a string or large_string array without nulls (a null text has no words)."""
+    if not (pa.types.is_string(texts.type) or pa.types.is_large_string(texts.type)):
+        texts = texts.cast(pa.large_string())
+    return texts.fill_null("") if texts.null_count else texts
+
+
+def _text_offsets(texts: pa.Array) -> np.ndarray:
+    """Where each text starts in the data buffer, and where the last ends."""
     width = np.int64 if pa.types.is_large_string(texts.type) else np.int32
-    offsets = np.frombuffer(texts.buffers()[1], width)[texts.offset : texts.offset + len(texts) + 1]
+    return np.frombuffer(texts.buffers()[1], width)[texts.offset : texts.offset + len(texts) + 1]
+
+
+def _raw_bytes(texts: pa.Array) -> tuple[bytes, np.ndarray]:
+    offsets = _text_offsets(texts)
     data = texts.buffers()[2]
     raw = memoryview(data)[offsets[0] : offsets[-1]] if data is not None else b""
     return b"".join([b" ", raw, b" " * _PAD]), offsets.astype(np.int64) - offsets[0] + 1
@@ -221,13 +230,32 @@ def signatures(texts: pa.Array, ngram: int, perms: Permutations) -> tuple[np.nda
     """MinHash signatures (len(texts) x num_perm, uint32) and which texts have words (the others' rows are MAX_HASH).
 
     The minima are taken over ``shingle_hashes``, repeats included: a repeat cannot change a minimum, so this is
-    the signature of each text's set of shingles without building the sets.
+    the signature of each text's set of shingles without building the sets. Texts go a few megabytes at a time,
+    which bounds the temporaries (several times the size of the texts).
     """
-    words, offsets = token_hashes(texts)
-    has_words = np.diff(offsets) > 0
+    texts = _strings(texts)
     out = np.full((len(texts), len(perms.a)), MAX_HASH, np.uint32)
-    out[has_words] = _minima(shingle_hashes(words, offsets, ngram), offsets[:-1][has_words], perms).T
+    has_words = np.zeros(len(texts), bool)
+    for lo, hi in _batches(texts):
+        words, offsets = token_hashes(texts[lo:hi])
+        some = np.diff(offsets) > 0
+        has_words[lo:hi] = some
+        out[lo:hi][some] = _minima(shingle_hashes(words, offsets, ngram), offsets[:-1][some], perms).T
     return out, has_words
+
+
+_BATCH_BYTES = 1 << 22
+
+
+def _batches(texts: pa.Array) -> list[tuple[int, int]]:
+    """Consecutive ranges of ``texts`` of up to _BATCH_BYTES each (a longer text alone)."""
+    offsets = _text_offsets(texts).astype(np.int64)
+    bounds, lo = [], 0
+    while lo < len(texts):
+        hi = max(int(np.searchsorted(offsets, offsets[lo] + _BATCH_BYTES, "right")) - 1, lo + 1)
+        bounds.append((lo, hi))
+        lo = hi
+    return bounds
 
 
 def _minima(hashes: np.ndarray, starts: np.ndarray, perms: Permutations) -> np.ndarray:
