@@ -47,6 +47,7 @@ def test_out_folder_with_other_files_is_refused(stage_inputs, capsys, name):
     assert code == 1 and len(err.strip().splitlines()) == 1
     assert "holds files broadsheet did not write (thesis.tex" in err and "--force" in err
     assert thesis.read_text() == r"\documentclass{article}"
+    assert sorted(p.name for p in stage_inputs.glob(".thesis*")) == []  # no lock file left beside it
 
 
 @pytest.mark.parametrize("name", COMMANDS)

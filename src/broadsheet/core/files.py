@@ -55,12 +55,14 @@ def atomic_dir(final: str | Path, owner: Owner, force: bool = False) -> Iterator
     where it points, and stays a link.
     """
     final = Path(os.path.realpath(final))
+    if not force:
+        _check_ours(final, owner)  # before the lock, so a refusal leaves no lock file beside someone's folder
     with failing_as(f"cannot write output folder {final}"):
         final.parent.mkdir(parents=True, exist_ok=True)
         lock = _lock(final)
     try:
         if not force:
-            _check_ours(final, owner)
+            _check_ours(final, owner)  # again, under the lock: another run may have written it meanwhile
         with failing_as(f"cannot write output folder {final}"):
             for kind in ("partial", "old"):  # left by a run that was killed: we hold the lock, so no run owns them
                 for leftover in final.parent.glob(f".{glob.escape(final.name)}.broadsheet-{kind}*"):
