@@ -17,6 +17,7 @@ $(STAMP): pyproject.toml constraints.txt
 	touch $@
 
 run: install
+	$(BIN)/broadsheet params > /dev/null  # DVC would hang on some files broadsheet refuses at once
 	$(BIN)/dvc repro
 
 test: lint

@@ -265,6 +265,16 @@ def card_command(folder, changelog, output, params_path, force):
         click.echo(text, nl=False)
 
 
+@cli.command(name="params")
+@params_option
+def params_command(params_path):
+    """Check the settings (./params.yaml, or --params) and print them with every default filled in, as JSON.
+
+    `dvc repro` expands params.yaml itself before any stage runs, so a file DVC chokes on (aliases, a huge
+    file) hangs it there: this says what is wrong in one line, at once."""
+    click.echo(dumps_json(dataclasses.asdict(load_params(_params_file(params_path))), sort_keys=False), nl=False)
+
+
 @cli.command(name="init")
 @click.argument("folder", type=click.Path(file_okay=False))
 @click.option(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import resource
 import subprocess
 import sys
@@ -62,6 +63,20 @@ def test_a_hostile_params_file_is_one_line_in_bounded_time_and_memory(tmp_path, 
     assert done.returncode == 1 and len(lines) == 1, done.stderr[-2000:]
     assert lines[0].startswith("broadsheet: error: ") and message in lines[0] and len(lines[0]) < 400
     assert not (tmp_path / "out").exists()
+
+
+def test_broadsheet_params_checks_the_file_dvc_would_expand_and_prints_every_setting(tmp_path, cli_env):
+    def params(text: str) -> subprocess.CompletedProcess:
+        (tmp_path / "params.yaml").write_text(text)
+        command = [sys.executable, "-m", "broadsheet", "params"]
+        return subprocess.run(command, cwd=tmp_path, env=cli_env, capture_output=True, text=True, timeout=20)
+
+    bomb = params(BOMB)
+    assert bomb.returncode == 1 and bomb.stderr.count("\n") == 1 and "anchor or alias" in bomb.stderr
+    shown = params("dedup:\n  seed: 7\n")
+    assert shown.returncode == 0, shown.stderr
+    settings = json.loads(shown.stdout)
+    assert settings["dedup"]["seed"] == 7 and settings["normalize"]["format"] == "article_txt"
 
 
 def test_workers_zero_on_the_command_line_is_accepted_as_every_core(tmp_path, cli_env):
