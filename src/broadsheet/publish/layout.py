@@ -79,8 +79,10 @@ def read_manifest(folder: Path) -> pa.Table:
     return pa.concat_tables([pq.read_table(p) for p in manifest_files(folder)]).replace_schema_metadata(None)
 
 
-def read_arrow(path: Path) -> pa.Table:
-    with pa.memory_map(str(path)) as source:
+def read_arrow(path: Path, mapped: bool = True) -> pa.Table:
+    """An Arrow shard, memory-mapped (as ``datasets`` reads it), or read into memory (``mapped=False``: what a
+    check of every shard in turn holds is then one shard, not the pages of all it has touched)."""
+    with pa.memory_map(str(path)) if mapped else pa.OSFile(str(path)) as source:
         return pa.ipc.open_stream(source).read_all()
 
 

@@ -44,19 +44,23 @@ def batch(records: pa.RecordBatch, assigned: pa.Array) -> pa.RecordBatch:
     return pa.RecordBatch.from_arrays([columns[name] for name in target.names], schema=target)
 
 
-def fingerprint(pairs) -> str:
-    """The corpus fingerprint of (id, text_sha256) pairs: one hash of them sorted, whatever the shards, engine or
-    worker count that produced them. Equal fingerprints, equal document sets and texts."""
+FINGERPRINT_BATCH_ROWS = 1 << 16
+
+
+def fingerprint(pairs: pa.Table) -> str:
+    """The corpus fingerprint of a table of (id, text_sha256) rows: one hash of them sorted, whatever the shards,
+    engine or worker count that produced them. Equal fingerprints, equal document sets and texts."""
     digest = hashlib.sha256()
-    for doc_id, text_sha256 in sorted(pairs):
-        digest.update(f"{doc_id}\t{text_sha256}\n".encode())
+    ordered = pairs.select(["id", "text_sha256"]).sort_by([("id", "ascending"), ("text_sha256", "ascending")])
+    for batch in ordered.to_batches(max_chunksize=FINGERPRINT_BATCH_ROWS):  # Arrow sorts UTF-8 as code points
+        ids, digests = batch.column(0).to_pylist(), batch.column(1).to_pylist()
+        digest.update("".join(f"{doc_id}\t{text}\n" for doc_id, text in zip(ids, digests)).encode())
     return "sha256:" + digest.hexdigest()
 
 
 def fingerprints(manifest: pa.Table) -> dict[str, str]:
     """The fingerprint of the whole corpus (``all``) and of each split, from its manifest."""
-    rows = list(zip(*(manifest.column(c).to_pylist() for c in ("id", "text_sha256", "split"))))
-    found = {"all": fingerprint((doc_id, text) for doc_id, text, _ in rows)}
+    found = {"all": fingerprint(manifest)}
     for split in SPLITS:
-        found[split] = fingerprint((doc_id, text) for doc_id, text, at in rows if at == split)
+        found[split] = fingerprint(manifest.filter(pc.equal(manifest.column("split"), split)))
     return found

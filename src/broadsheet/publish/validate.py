@@ -11,6 +11,7 @@ Hub reads it, and its row counts; and the folder opened by both of
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import os
 import tempfile
@@ -25,8 +26,11 @@ from broadsheet.core.files import sha256_file
 from broadsheet.core.params import SPLITS
 from broadsheet.publish import layout, manifest
 
-Rows = dict[str, list[tuple[str, str]]]
-"""Split -> (id, text_sha256) of each of its rows, from the Arrow shards."""
+HASH_BATCH_ROWS = 1024
+"""Texts turned into Python strings at a time, to check their hashes."""
+
+Rows = dict[str, pa.Table]
+"""Split -> the (id, text_sha256) of each of its rows, from the Arrow shards."""
 
 
 def validate(folder: str | Path) -> list[str]:
@@ -58,7 +62,7 @@ def check_links(folder: Path) -> list[str]:
 
 def _read(path: Path, problems: list[str]) -> pa.Table | None:
     try:
-        return layout.read_arrow(path) if path.suffix == ".arrow" else pq.read_table(path)
+        return layout.read_arrow(path, mapped=False) if path.suffix == ".arrow" else pq.read_table(path)
     except (OSError, pa.ArrowException) as e:
         problems.append(f"{path}: unreadable: {str(e).splitlines()[0]}")
         return None
@@ -81,60 +85,87 @@ def _check_schema(path: Path, table: pa.Table, expected: schema.Schema, problems
     return True
 
 
-def _split_table(paths: list[Path], missing: str, problems: list[str]) -> pa.Table | None:
-    """All rows of one copy of a split (``paths``: its Arrow files or its Parquet files), each file checked."""
-    if not paths:
-        problems.append(missing)
-    tables = []
-    for path in paths:
-        table = _read(path, problems)
-        if table is None:
-            continue
-        doc = _document_schema(table)
-        if not _check_schema(path, table, doc, problems):
-            continue
-        texts, digests = table.column("text").to_pylist(), table.column("text_sha256").to_pylist()
-        bad = sum(hashlib.sha256(t.encode("utf-8")).hexdigest() != d for t, d in zip(texts, digests))
-        if bad:
-            problems.append(f"{path}: {bad} text(s) do not match their text_sha256")
-        if tables and doc.arrow != tables[0].schema:
-            problems.append(f"{path}: holds {doc.name}.v{doc.version}, unlike {paths[0]}")
-            continue
-        tables.append(table.cast(doc.arrow))
-    return pa.concat_tables(tables) if tables and len(tables) == len(paths) else None
+def _shard(path: Path, first: schema.Schema | None, problems: list[str]) -> pa.Table | None:
+    """One shard of one copy of a split, checked (schema, text hashes, the schema version of the split's first
+    shard), in the Arrow types of its schema; None if it fails a check."""
+    table = _read(path, problems)
+    if table is None:
+        return None
+    doc = _document_schema(table)
+    if not _check_schema(path, table, doc, problems):
+        return None
+    bad = 0
+    for batch in table.select(["text", "text_sha256"]).to_batches(max_chunksize=HASH_BATCH_ROWS):
+        texts, digests = batch.column(0).to_pylist(), batch.column(1).to_pylist()
+        bad += sum(hashlib.sha256(t.encode("utf-8")).hexdigest() != d for t, d in zip(texts, digests))
+    if bad:
+        problems.append(f"{path}: {bad} text(s) do not match their text_sha256")
+    if first is not None and doc.arrow != first.arrow:
+        problems.append(f"{path}: holds {doc.name}.v{doc.version}, unlike the split's first shard")
+        return None
+    return table.cast(doc.arrow)
+
+
+def _check_split(folder: Path, split: str, problems: list[str]) -> pa.Table:
+    """Both copies of one split, shard by shard (one pair of shards in memory at a time): schema, text hashes,
+    and the Parquet export equal to the Arrow files. The (id, text_sha256) rows of its Arrow shards."""
+    arrows, parquets = layout.arrow_files(folder, split), layout.parquet_files(folder, split)
+    for paths, kind in ((arrows, "arrow"), (parquets, "parquet")):
+        if not paths:
+            problems.append(f"{folder}: no {kind} files for split {split}")
+    differs = len(arrows) != len(parquets)
+    first: schema.Schema | None = None
+    pairs = []
+    for arrow_path, parquet_path in itertools.zip_longest(arrows, parquets):
+        arrow = _shard(arrow_path, first, problems) if arrow_path else None
+        parquet = _shard(parquet_path, first, problems) if parquet_path else None
+        if first is None and arrow is not None:
+            first = _document_schema(arrow)
+        if arrow is not None:
+            pairs.append(_copied(arrow, PAIRS))
+        differs = differs or (arrow is not None and parquet is not None and not arrow.equals(parquet))
+    if differs and arrows and parquets:
+        problems.append(f"{folder / layout.EXPORT}: the Parquet export of {split} differs from {split}/*.arrow")
+    return pa.concat_tables(pairs) if pairs else PAIRS.empty_table()
+
+
+PAIRS = pa.schema([("id", pa.string()), ("text_sha256", pa.string())])
+
+
+def _copied(table: pa.Table, columns: pa.Schema) -> pa.Table:
+    """Some columns of ``table`` in buffers of their own: a column read from a file is a slice of the buffer
+    that holds every column, so keeping it would keep the whole shard."""
+    chunked = [table.column(f.name).chunks for f in columns]
+    arrays = [pa.concat_arrays(chunks) if chunks else pa.array([], f.type) for chunks, f in zip(chunked, columns)]
+    return pa.table(arrays, schema=columns)
 
 
 def check_shards(folder: Path, problems: list[str]) -> Rows:
-    """Both copies of every split: schema, text hashes, and the Parquet export equal to the Arrow files."""
-    rows: Rows = {}
-    for split in SPLITS:
-        arrow = _split_table(layout.arrow_files(folder, split), f"{folder}: no arrow files for split {split}", problems)
-        parquet = _split_table(
-            layout.parquet_files(folder, split), f"{folder}: no parquet files for split {split}", problems
-        )
-        if arrow is not None and parquet is not None and not arrow.equals(parquet):
-            problems.append(f"{folder / layout.EXPORT}: the Parquet export of {split} differs from {split}/*.arrow")
-        rows[split] = (
-            list(zip(arrow.column("id").to_pylist(), arrow.column("text_sha256").to_pylist())) if arrow else []
-        )
-    return rows
+    """Every split's two copies (see ``_check_split``)."""
+    return {split: _check_split(folder, split, problems) for split in SPLITS}
 
 
 def check_manifest(folder: Path, rows: Rows, problems: list[str]) -> None:
     """The manifest lists exactly the documents of the shards, with their splits and text hashes."""
+    columns = ["id", "split", "text_sha256"]
+    plain = pa.schema([(c, pa.string()) for c in columns])  # what is compared: values, not nullability or metadata
     listed = []
     for path in layout.manifest_files(folder):
         table = _read(path, problems)
         if table is not None and _check_schema(path, table, schema.manifest(), problems):
-            listed += [
-                (r["id"], r["split"], r["text_sha256"])
-                for r in table.select(["id", "split", "text_sha256"]).to_pylist()
-            ]
-    present = [(doc_id, split, digest) for split, pairs in rows.items() for doc_id, digest in pairs]
-    if sorted(listed) != sorted(present):
+            listed.append(table.select(columns).cast(plain))
+    present = [
+        pairs.append_column("split", pa.array([split] * pairs.num_rows, pa.string())).select(columns).cast(plain)
+        for split, pairs in rows.items()
+    ]
+    order = [(c, "ascending") for c in columns]
+    listed_rows = pa.concat_tables(listed).sort_by(order) if listed else None
+    present_rows = pa.concat_tables(present).sort_by(order)
+    if listed_rows is None or not listed_rows.equals(present_rows):
+        count = listed_rows.num_rows if listed_rows is not None else 0
         problems.append(
-            f"{folder / layout.MANIFEST}: lists {len(listed)} documents, "
-            f"the shards hold {len(present)} or differ in split or text"
+            f"{folder / layout.MANIFEST}: lists {count} documents, "
+            f"the shards hold {present_rows.num_rows} or differ in split or text"
         )
 
 
@@ -197,13 +228,13 @@ def check_card(folder: Path, rows: Rows, problems: list[str]) -> None:
         problems.append(f"{card}: no valid YAML metadata: {type(e).__name__} {str(e)[:200]}")
         return
     for split, pairs in rows.items():  # an empty split is left out of the card (see card.front_matter)
-        if counts.get(split, 0) != len(pairs):
-            problems.append(f"{card}: says {counts.get(split, 0)} rows in {split}, the shards hold {len(pairs)}")
+        if counts.get(split, 0) != pairs.num_rows:
+            problems.append(f"{card}: says {counts.get(split, 0)} rows in {split}, the shards hold {pairs.num_rows}")
 
 
 def check_fingerprint(folder: Path, rows: Rows, problems: list[str]) -> None:
     """The corpus fingerprints metrics.json and croissant.json state are the ones the shards give."""
-    found = {"all": manifest.fingerprint(pair for pairs in rows.values() for pair in pairs)}
+    found = {"all": manifest.fingerprint(pa.concat_tables(rows.values()))}
     found |= {split: manifest.fingerprint(pairs) for split, pairs in rows.items()}
     try:
         stated = json.loads((folder / layout.METRICS).read_text(encoding="utf-8")).get("fingerprint")
@@ -224,11 +255,11 @@ def check_loaders(folder: Path, rows: Rows, problems: list[str]) -> None:
     try:
         loaded = datasets.load_from_disk(str(folder))
         for split in SPLITS:
-            if loaded[split].num_rows != len(rows[split]):
+            if loaded[split].num_rows != rows[split].num_rows:
                 problems.append(f"{folder}: load_from_disk gives {loaded[split].num_rows} rows in {split}")
     except Exception as e:  # noqa: BLE001 - whatever stops datasets from opening the folder is the problem reported
         problems.append(f"{folder}: load_from_disk cannot open it: {type(e).__name__}: {first_line(e)}")
-    filled = [split for split in SPLITS if rows[split]]
+    filled = [split for split in SPLITS if rows[split].num_rows]
     if not filled:
         return
     try:
