@@ -105,7 +105,7 @@ def test_a_compressed_bomb_or_an_endless_line_is_damage_in_bounded_time(tmp_path
     _, docs, rejects = run(tmp_path, params(normalize={"max_file_bytes": 1 << 20}))
     assert not docs
     assert rejects["newlines.jsonl.gz"][0] == "damaged_file" and "compression bomb" in rejects["newlines.jsonl.gz"][1]
-    assert rejects["line.jsonl.gz"][0] == "damaged_file" and "longer than max_file_bytes" in rejects["line.jsonl.gz"][1]
+    assert rejects["line.jsonl.gz:000000001"][0] == "too_large"  # read past, never held whole
     assert time.monotonic() - started < 120  # bounded, not timed: a loop over every byte would take far longer
 
 
@@ -209,3 +209,90 @@ def test_bad_format_settings_are_one_line(bad, message):
     with pytest.raises(BroadsheetError, match=message) as raised:
         parse({"normalize": bad})
     assert "\n" not in str(raised.value)
+
+
+def test_a_long_line_is_too_large_alone_wherever_it_falls(tmp_path):
+    early = jsonl([record(0), {"text": "x" * 5000}, record(1)])
+    head, n = b"", 1
+    while len(head) < records.CHUNK - 2500:  # the long line starts 2,500 bytes before the end of the first read
+        head, n = head + jsonl([record(n)]), n + 1
+    write(tmp_path, "raw/early.jsonl", early)
+    write(tmp_path, "raw/late.jsonl", head + jsonl([{"text": "x" * 5000}, record(n)]))
+    metrics, docs, rejects = run(tmp_path, params(normalize={"max_file_bytes": 2000}))
+    assert rejects["early.jsonl:000000002"][0] == "too_large"
+    assert rejects[f"late.jsonl:{n:09d}"][0] == "too_large" and len(rejects) == 2
+    assert len(docs) == metrics["documents"] == 2 + n
+
+
+def test_hostile_values_in_records_are_rejects_not_crashes(tmp_path):
+    lines = [
+        rb'{"title": "T\ud800x", "text": "' + BODY.encode().replace(b"\n", b"\\n") + b'"}',
+        json.dumps(record(2, title="Emoji \U0001f600 fine")).encode(),
+        rb'{"id": "\udfff", "title": "Odd id", "text": "' + BODY.encode().replace(b"\n", b"\\n") + b'"}',
+        json.dumps(record(4)).encode(),
+    ]
+    write(tmp_path, "raw/feed.jsonl", jsonl(lines))
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        data = gzip.compress(jsonl([record(5)]))
+        member = tarfile.TarInfo("in.jsonl.gz")
+        member.size = len(data)
+        tar.addfile(member, io.BytesIO(data))
+    write(tmp_path, "raw/shard.tar", buffer.getvalue())
+    _, docs, rejects = run(tmp_path, params())
+    assert rejects["feed.jsonl:000000001"][0] == "undecodable"
+    assert rejects["shard.tar/in.jsonl.gz"][0] == "format_in_archive"
+    paths = ["feed.jsonl:000000002", "feed.jsonl:000000003", "feed.jsonl:000000004"]
+    assert [d["source"]["path"] for d in docs] == paths
+    _, docs, _ = run(tmp_path, params(id="id"), "by-id")
+    assert [d["source"]["path"] for d in docs] == ["feed.jsonl:000000003"]  # an id of half a pair is still a value
+
+
+def test_hostile_csv_rows_are_rejected_alone_or_stop_the_file_with_a_reason(tmp_path):
+    row = "Headline {n}," + BODY.replace("\n\n", " ").replace(",", "")
+    rows = [row.format(n=n) for n in range(1, 7)]
+    big = 'Headline big,"' + "word " * 40_000 + '"'  # 200 KB: over Python's default field limit, under ours
+    write(tmp_path, "raw/big.csv", "\n".join(["title,text", rows[0], big, rows[1]]) + "\n")
+    write(tmp_path, "raw/cr.csv", "\n".join(["title,text", rows[0], "T,abc\rdef", "", rows[1]]) + "\n")
+    write(tmp_path, "raw/quote.csv", "\n".join(["title,text", rows[0], 'T,"open', rows[1], rows[2]]) + "\n")
+    write(tmp_path, "raw/twice.csv", "title,text,text\n" + rows[0] + ",second\n")
+    metrics, docs, rejects = run(tmp_path, params("csv", ["*.csv"], normalize={"max_file_bytes": 1 << 20}))
+    paths = sorted(d["source"]["path"] for d in docs)
+    assert paths == ["big.csv:000000002", "big.csv:000000003", "big.csv:000000004", "cr.csv:000000002"] + [
+        "cr.csv:000000005",
+        "quote.csv:000000002",
+    ]
+    assert rejects["cr.csv:000000003"] == (
+        "bad_record",
+        "the row at line 3 has a carriage return in a field without quotes",
+    )
+    assert rejects["quote.csv:000000003"][0] == "bad_record" and "never closes" in rejects["quote.csv:000000003"][1]
+    assert rejects["twice.csv"][0] == "damaged_file" and "'text' more than once" in rejects["twice.csv"][1]
+    assert metrics["input_files"] == len(docs) + len(rejects)  # the blank line of cr.csv is no input
+
+
+def test_hostile_parquet_columns_are_read_as_text_or_rejected(tmp_path):
+    (tmp_path / "raw").mkdir()
+    text = BODY.format(n=1)
+    columns = {
+        "title": pa.array([b"Binary title", b"T\xff", b"Third"], pa.binary()),
+        "text": pa.array([text.encode()] * 3, pa.binary()),
+        "date": pa.array([2**31 - 1, 0, 19000], pa.date32()),
+        "seen": pa.array([2**62, 0, 1], pa.timestamp("us")),
+    }
+    pq.write_table(pa.table(columns), tmp_path / "raw" / "odd.parquet")
+    pq.write_table(pa.table({"title": ["T"], "text": ["word " * (1 << 20)]}), tmp_path / "raw" / "big.parquet")
+    n = 2000
+    many = pa.table({"title": [f"T{i}" for i in range(n)], "text": [text] * n})
+    pq.write_table(many, tmp_path / "raw" / "many.parquet", row_group_size=1)
+    started = time.monotonic()
+    metrics, docs, rejects = run(tmp_path, params("parquet", ["*.parquet"], normalize={"max_file_bytes": 1 << 20}))
+    assert time.monotonic() - started < 120  # bounded, not timed: reopening the file per row group took minutes
+    odd = [d for d in docs if d["source"]["path"].startswith("odd")]
+    assert [(d["title"], d["date"]) for d in odd] == [
+        ("Binary title", "<value out of range: 2147483647>"),
+        ("Third", "2022-01-08"),
+    ]
+    assert rejects["odd.parquet:000000002"][0] == "undecodable"
+    assert rejects["big.parquet:000000001"][0] == "too_large"
+    assert metrics["documents"] == 2 + n

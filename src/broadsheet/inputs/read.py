@@ -15,13 +15,17 @@ def read(source: Source, max_bytes: int) -> bytes | Rejected:
     cannot be had."""
     try:
         if source.kind in records.FORMATS:
-            raw = records.read(source.path, source.kind, source.member, source.identity)
+            raw = records.read(source.path, source.kind, source.member, source.identity, max_bytes)
         elif source.member is not None:
             raw = archives.read_member(source.path, *source.member, source.identity)
         else:
             raw = _read_file(source, max_bytes)
     except Changed as e:
         return Rejected(source.relpath, CHANGED, str(e))
+    except records.TooLarge as e:
+        return Rejected(source.relpath, "too_large", str(e))
+    except UnicodeDecodeError as e:
+        return Rejected(source.relpath, "undecodable", f"not UTF-8: {reason(e)}")
     except (*archives.ERRORS, *records.ERRORS) as e:
         return Rejected(source.relpath, "unreadable", reason(e))
     if source.kind in ("tar", "jsonl") and len(raw) != source.member[1]:

@@ -18,19 +18,22 @@ import re
 from typing import NamedTuple
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from broadsheet.inputs import archives
 from broadsheet.inputs.opening import open_planned
 
 FORMATS = ("jsonl", "csv", "parquet")
-ERRORS = (csv.Error, UnicodeDecodeError, IndexError, StopIteration, pa.ArrowException)
+ERRORS = (csv.Error, UnicodeDecodeError, IndexError, StopIteration, pa.ArrowException, OverflowError)
 """What reading a record of a file changed or damaged since its listing raises, besides archives.ERRORS."""
 CHUNK = 1 << 20
 MAX_HEADER_BYTES = 1 << 20
-MAX_ROW_GROUP_BYTES = 1 << 30
-"""The largest Parquet row group (uncompressed) read: a worker holds one row group at a time."""
 BAD_RECORD = "bad_record"
+
+
+class TooLarge(Exception):
+    """A record found larger than max_file_bytes only when read (a Parquet row: its size is not in the listing)."""
 
 
 class Record(NamedTuple):
@@ -52,7 +55,7 @@ def key_of(value) -> str | None:
     """A record's id from its id field's value: 16 hex digits of its hash, stable as long as the value is."""
     if isinstance(value, bool) or not isinstance(value, (str, int)) or value == "":
         return None
-    return hashlib.sha256(f"field\0{value}".encode()).hexdigest()[:16]
+    return hashlib.sha256(f"field\0{value}".encode("utf-8", "surrogatepass")).hexdigest()[:16]  # a \ud800 too
 
 
 def listing(
@@ -116,22 +119,33 @@ def _check(number: int, start: int, data: bytes, id_field: str, max_bytes: int, 
 _LINE = re.compile(rb"[^\n]+\n")
 
 
-def _lines(stream, max_bytes: int, within: tuple[int, int] | None = None, blank: bool = True):
+def _lines(stream, max_bytes: int, within: tuple[int, int] | None = None, blank: bool = True, skip_long=False):
     """(offset, number, bytes) of each line of a byte stream (``within``: of its bytes from offset to offset +
     size), its newline included, numbered from 1; without ``blank``, lines with no byte before the newline are
     counted but not yielded (found in C: a run of a million newlines is no million Python steps). A line past
-    max_bytes is damage (a line with no end in sight is not held whole)."""
+    max_bytes is not held whole: with ``skip_long`` it is (offset, number, its length), read past; else damage."""
     offset, left = within or (0, None)
     stream.seek(offset)
     pending, number = b"", 0
+    skipping: tuple[int, int] | None = None  # (offset, length so far) of an over-long line being read past
     while True:
         chunk = stream.read(CHUNK if left is None else min(CHUNK, left))
         if left is not None:
             left -= len(chunk)
         if not chunk:
-            if pending:
+            if skipping:
+                yield skipping[0], number + 1, skipping[1]
+            elif pending:
                 yield offset, number + 1, pending
             return
+        if skipping:
+            newline = chunk.find(b"\n")
+            if newline == -1:
+                skipping, offset = (skipping[0], skipping[1] + len(chunk)), offset + len(chunk)
+                continue
+            number += 1
+            yield skipping[0], number, skipping[1] + newline + 1
+            skipping, offset, chunk = None, offset + newline + 1, chunk[newline + 1 :]
         data = pending + chunk
         end = data.rfind(b"\n") + 1
         complete, pending = data[:end], data[end:]
@@ -149,7 +163,9 @@ def _lines(stream, max_bytes: int, within: tuple[int, int] | None = None, blank:
             number += complete.count(b"\n", at)
         offset += len(complete)
         if len(pending) > max_bytes + 1:
-            raise archives.DamagedArchive(f"a line at byte {offset} is longer than max_file_bytes {max_bytes}")
+            if not skip_long:
+                raise archives.DamagedArchive(f"a line at byte {offset} is longer than max_file_bytes {max_bytes}")
+            skipping, offset, pending = (offset, len(pending)), offset + len(pending), b""
 
 
 def _jsonl(path, id_field, max_bytes, identity, found) -> None:
@@ -159,8 +175,10 @@ def _jsonl(path, id_field, max_bytes, identity, found) -> None:
 
 def _jsonl_lines(stream, within, id_field, max_bytes, found) -> None:
     """Lines of a JSON Lines file (or of the bytes ``within`` a stream); blank ones are no records."""
-    for start, number, line in _lines(stream, max_bytes, within, blank=False):
-        if line.strip():
+    for start, number, line in _lines(stream, max_bytes, within, blank=False, skip_long=True):
+        if isinstance(line, int):
+            found.append(Record(number, start, line, None, ("too_large", f"{line} bytes > max_file_bytes")))
+        elif line.strip():
             _check(number, start, line.rstrip(b"\n"), id_field, max_bytes, found)
 
 
@@ -172,11 +190,23 @@ def _csv(path, id_field, max_bytes, identity, found) -> None:
         header = next(reader, None)
         if header is None:
             return
+        if twice := sorted({name for name in header if header.count(name) > 1}):
+            raise archives.DamagedArchive(f"the header names the column {twice[0]!r} more than once")
         end, lines, _ = read_to[-1]
-        for row in reader:
+        while True:
             start, number = end, lines + 1
+            try:
+                row = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as e:  # the reader starts afresh at the next line
+                end, lines, _ = read_to[-1]
+                found.append(Record(number, start, end - start, None, (BAD_RECORD, _csv_error(number, e))))
+                continue
             end, lines, undecodable = read_to[-1]
             size = end - start
+            if not row:
+                continue  # a blank line is no row
             if size > max_bytes:
                 found.append(Record(number, start, size, None, ("too_large", f"{size} bytes > max_file_bytes")))
             elif undecodable >= start:
@@ -209,29 +239,35 @@ def _csv_reader(stream, max_bytes: int):
             read_to.append((offset + len(line), count, undecodable))
             yield text
 
-    return csv.reader(lines()), read_to
+    csv.field_size_limit(max(max_bytes, MAX_HEADER_BYTES))  # a longer row is too_large, not the end of the file
+    return csv.reader(lines(), strict=True), read_to
+
+
+def _csv_error(number: int, error: csv.Error) -> str:
+    if "new-line character" in str(error):
+        return f"the row at line {number} has a carriage return in a field without quotes"
+    if "unexpected end of data" in str(error):
+        return f"the row at line {number} opens a quote that the file never closes"
+    return f"the row at line {number} is not CSV: {str(error)[:80]}"
 
 
 def _parquet(path, id_field, max_bytes, identity, found) -> None:
-    """Rows of a Parquet file, a row group at a time; a row group too large to hold is too large in every row."""
+    """Rows of a Parquet file; of each row group only the id column is read here (a row is too large only when
+    read: see ``read``)."""
     with open_planned(path, identity) as f:
         parquet = pq.ParquetFile(f)
         has_id = id_field in parquet.schema_arrow.names
         number = 0
         for group in range(parquet.num_row_groups):
-            meta = parquet.metadata.row_group(group)
-            too_large = meta.total_byte_size > MAX_ROW_GROUP_BYTES
+            rows = parquet.metadata.row_group(group).num_rows
             keys = (
-                parquet.read_row_group(group, columns=[id_field]).column(0).to_pylist()
-                if has_id and not too_large
-                else [None] * meta.num_rows
+                parquet.read_row_group(group, columns=[id_field], use_threads=False).column(0).to_pylist()
+                if has_id
+                else [None] * rows
             )
             for row, value in enumerate(keys):
                 number += 1
-                if too_large:
-                    detail = f"its row group {group} holds {meta.total_byte_size} bytes > {MAX_ROW_GROUP_BYTES}"
-                    found.append(Record(number, group, row, None, ("too_large", detail)))
-                elif id_field and key_of(value) is None:
+                if id_field and key_of(value) is None:
                     problem = ("missing_field", f"no {id_field!r} in row {number}")
                     found.append(Record(number, group, row, None, problem))
                 else:
@@ -239,26 +275,40 @@ def _parquet(path, id_field, max_bytes, identity, found) -> None:
 
 
 _open: dict = {}
-"""The CSV header or the Parquet row group read last in this process, by path and ``archives.signature``: records
-are read in order, so each file's header and each row group is read once."""
+"""The CSV header or the Parquet file read last in this process, by path and ``archives.signature``: records are
+read in order, so each file's header is read once and each Parquet file is opened once and read batch by batch."""
+READ_BATCH_ROWS = 64
 
 
-def read(path: str, kind: str, member: tuple[int, int], identity=None) -> bytes:
+def read(path: str, kind: str, member: tuple[int, int], identity=None, max_bytes: int = 1 << 62) -> bytes:
     """The record at ``member`` of the file at ``path`` (``Record.start``, ``Record.size``) as JSON bytes."""
     start, size = member
     if kind == "jsonl":
         return archives.read_member(path, start, size, identity)
     if kind == "csv":
         header = _held(path, identity, "header", lambda: _csv_header(path, identity))
+        csv.field_size_limit(max(size, MAX_HEADER_BYTES))  # the listing bounded the row
         row = next(csv.reader(io.StringIO(archives.read_member(path, start, size, identity).decode("utf-8"))), [])
         return json.dumps(dict(zip(header, row)), ensure_ascii=False, sort_keys=True).encode()
-    table = _held(path, identity, start, lambda: _row_group(path, start, identity))
-    return json.dumps(table.slice(size, 1).to_pylist()[0], ensure_ascii=False, sort_keys=True, default=str).encode()
+    one = _held(path, identity, "parquet", lambda: _Parquet(path, identity)).row(start, size)
+    if one.nbytes > max_bytes:  # before Python holds it again, as objects and as JSON
+        raise TooLarge(f"{one.nbytes} bytes in Arrow > max_file_bytes {max_bytes}")
+    values = one.to_pylist()[0]
+    return json.dumps(values, ensure_ascii=False, sort_keys=True, default=_json_value).encode()
+
+
+def _json_value(value) -> str:
+    """A Parquet value JSON has no type for: bytes as the UTF-8 they should be (else the record is undecodable),
+    anything else (a decimal, say) as its text."""
+    return value.decode("utf-8") if isinstance(value, bytes) else str(value)
 
 
 def _held(path: str, identity, part, load):
     key = (path, archives.signature(path, identity), part)
     if key not in _open:
+        for held in _open.values():
+            if isinstance(held, _Parquet):
+                held.close()
         _open.clear()
         _open[key] = load()
     return _open[key]
@@ -269,6 +319,28 @@ def _csv_header(path: str, identity) -> list[str]:
         return next(_csv_reader(stream, MAX_HEADER_BYTES)[0])
 
 
-def _row_group(path: str, group: int, identity) -> pa.Table:
-    with open_planned(path, identity) as f:
-        return pq.ParquetFile(f).read_row_group(group)
+class _Parquet:
+    """A Parquet file held open and read a few rows at a time, forward, as the records are read (a row group is
+    never decoded whole: a writer's default group is a million rows)."""
+
+    def __init__(self, path: str, identity):
+        self.file = open_planned(path, identity)
+        self.parquet = pq.ParquetFile(self.file)
+        self.group, self.first, self.batch, self.batches = None, 0, None, iter(())
+
+    def row(self, group: int, row: int) -> pa.RecordBatch:
+        """Row ``row`` of row group ``group``, its dates and times as Arrow writes them (Python's cannot hold
+        every one Arrow can)."""
+        if group != self.group or row < self.first:
+            self.batches = self.parquet.iter_batches(batch_size=READ_BATCH_ROWS, row_groups=[group], use_threads=False)
+            self.group, self.first, self.batch = group, 0, None
+        while self.batch is None or row >= self.first + self.batch.num_rows:
+            if self.batch is not None:
+                self.first += self.batch.num_rows
+            self.batch = next(self.batches)
+        one = self.batch.slice(row - self.first, 1)
+        columns = [pc.cast(c, pa.string()) if pa.types.is_temporal(c.type) else c for c in one.columns]
+        return pa.RecordBatch.from_arrays(columns, names=one.schema.names)
+
+    def close(self) -> None:
+        self.file.close()

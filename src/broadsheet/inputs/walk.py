@@ -441,5 +441,7 @@ def _check_member(member: archives.Member, archive: str, params: NormalizeParams
         return Rejected(shown, "not_a_regular_file", "a device, pipe, sparse or other special member")
     if params.format in ("csv", "parquet") and _matcher(params.include)(parts[-1]):
         return Rejected(shown, "format_in_archive", f"{params.format} files are not read from tar shards (JSONL are)")
+    if params.format == "jsonl" and parts[-1].lower().endswith((".gz", ".zst")) and _matcher(params.include)(parts[-1]):
+        return Rejected(shown, "format_in_archive", "compressed JSONL is not read from tar shards (plain JSONL is)")
     size = 0 if params.format == "jsonl" else member.size  # a member of records may be of any size, not its records
     return _check_name_and_size(parts[-1], shown, size, params) or shown

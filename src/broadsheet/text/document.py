@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass
 
 from broadsheet.core.params import NormalizeParams
@@ -141,6 +142,9 @@ def normalize_record(
     if not isinstance(found, dict):
         return Rejected(source.relpath, "bad_record", f"a JSON {type(found).__name__}, not an object")
     names = params.fields
+    mapped = (names.title, names.text, names.dateline, names.related, names.url, names.date)
+    if _SURROGATE_ESCAPE.search(raw) and any(_has_surrogate(found.get(name)) for name in mapped if name):
+        return Rejected(source.relpath, "undecodable", "a \\u escape of half a surrogate pair, which is no character")
     title, text = found.get(names.title), found.get(names.text)
     for name, value in ((names.title, title), (names.text, text)):
         if not isinstance(value, str):
@@ -160,6 +164,18 @@ def normalize_record(
     if params.control_chars == "reject" and "control_chars_removed" in flags:
         return Rejected(source.relpath, "control_chars", "control characters in text (normalize.control_chars: reject)")
     return _record(pieces, flags, params.fix_mojibake, source, params, (len(raw), raw_sha256 or _sha256(raw), "utf-8"))
+
+
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+"""A JSON escape of a UTF-16 surrogate: most records have none, and need no closer look."""
+_SURROGATE = re.compile("[\ud800-\udfff]")
+"""What json.loads leaves of an escape of half a pair (a whole pair becomes its character): no UTF-8 holds it."""
+
+
+def _has_surrogate(value) -> bool:
+    if isinstance(value, list):
+        return any(_has_surrogate(item) for item in value)
+    return isinstance(value, str) and _SURROGATE.search(value) is not None
 
 
 def _optional(found: dict, name: str, params: NormalizeParams, flags: list[str]) -> str | None:

@@ -40,7 +40,7 @@ def _manifest(files: list[tuple[str, object]], where: str) -> tuple[pa.Table, st
     for name, open_part in sorted(files):
         try:
             with open_part() as f:
-                table = pq.read_table(f)
+                table = _parquet(f)
         except (OSError, pa.ArrowException) as e:
             raise BroadsheetError(
                 f"manifest part {name} in {where} is damaged: {str(e).splitlines()[0][:200]}"
@@ -55,6 +55,12 @@ def _manifest(files: list[tuple[str, object]], where: str) -> tuple[pa.Table, st
     return pa.concat_tables(tables).replace_schema_metadata(None), document_schema
 
 
+def _parquet(file) -> pa.Table:
+    """A small Parquet file read from a Python file object: its bytes first, so that no Arrow thread reads through
+    Python (which can abort the interpreter as it exits)."""
+    return pq.read_table(pa.BufferReader(file.read()))
+
+
 OUTCOME_ORDER = ("taken_down", "duplicate", "filtered", "rejected", "skipped")
 """Which outcome tells an id's story when it has several (a kept id also claimed by a rejected file)."""
 
@@ -62,7 +68,7 @@ OUTCOME_ORDER = ("taken_down", "duplicate", "filtered", "rejected", "skipped")
 def _outcomes(open_table, where: str) -> dict[str, dict] | None:
     try:
         with open_table() as f:
-            table = pq.read_table(f)
+            table = _parquet(f)
         schema.outcome().check(table)
     except FileNotFoundError:
         return None
