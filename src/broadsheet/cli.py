@@ -7,6 +7,7 @@ Every failure the user can fix ends as one line on stderr and exit status 1
 from __future__ import annotations
 
 import dataclasses
+import os
 import sys
 import time
 from pathlib import Path
@@ -92,9 +93,14 @@ def _check_pin(context, parameter, path: str | None) -> None:
     pins = [line.split("==", 1)[1].strip() for line in lines if line.replace(" ", "").startswith("broadsheet==")]
     if pins != [__version__]:
         pinned = pins[0] if pins else "no version"
+        # DVC removes a stage's outputs before it runs the command: say how to have them back.
+        stage = os.environ.get("DVC_STAGE")
+        restore = (
+            f"; git checkout metrics && dvc checkout {stage} restore what DVC removed before the run" if stage else ""
+        )
         raise BroadsheetError(
-            f"{path} pins broadsheet {pinned}, but broadsheet {__version__} is installed: "
-            f"pip install -r {path}, or (to upgrade the corpus's toolkit) write broadsheet=={__version__} there"
+            f"{path} pins broadsheet {pinned}, but broadsheet {__version__} is installed: install that one, "
+            f"or (to upgrade the corpus's toolkit) write broadsheet=={__version__} there{restore}"
         )
 
 

@@ -149,6 +149,7 @@ def test_init_makes_a_corpus_repository_that_builds_twice_the_same_and_a_new_pin
     assert (
         refused.returncode != 0
         and "pins broadsheet 0.2.0, but broadsheet 0.1.0 is installed" in refused.stdout + refused.stderr
+        and "dvc checkout normalize restore what DVC removed" in refused.stdout + refused.stderr
     )
 
 

@@ -161,6 +161,9 @@ def test_diff_of_two_published_folders(tmp_path):
     assert report["changed_why"][key(5)] == {"cause": "raw_edited", "text_changed": False}
     text = diff.format_text(report)
     assert "title, dateline or related only" in text and "params: not compared" in text
+    header = next(line for line in text.splitlines() if line.strip().startswith("split"))
+    assert f" {tmp_path / 'a'}  " in header and header.rstrip().endswith(f"{tmp_path / 'b'}    added  removed  changed")
+    assert text.startswith(f"corpus {tmp_path / 'a'} -> {tmp_path / 'b'}")  # folders named as given
 
 
 def test_diff_names_changed_params_and_normalisation_changes(corpus_repo, env):

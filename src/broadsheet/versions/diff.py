@@ -131,16 +131,17 @@ def _listing(title: str, ids: list[str], report: dict, limit: int, why: dict[str
 def format_text(report: dict, limit: int = 20) -> str:
     """The report for people: summary, per-split table, then the documents themselves."""
     a, b = report["a"], report["b"]
+    wa, wb = max(12, len(a) + 2), max(12, len(b) + 2)  # a long name (a folder's path) keeps its columns apart
     docs = report["documents"]
     lines = [
         f"corpus {a} -> {b}",
         f"  documents: {docs['a']} -> {docs['b']}  (+{len(report['added'])} added, -{len(report['removed'])} removed, "
         f"{len(report['changed'])} changed, {report['unchanged']} unchanged)",
         "",
-        f"  {'split':<12}{a:>12}{b:>12}{'added':>9}{'removed':>9}{'changed':>9}",
+        f"  {'split':<12}{a:>{wa}}{b:>{wb}}{'added':>9}{'removed':>9}{'changed':>9}",
     ]
     for name, s in report["splits"].items():
-        lines.append(f"  {name:<12}{s['a']:>12}{s['b']:>12}{s['added']:>9}{s['removed']:>9}{s['changed']:>9}")
+        lines.append(f"  {name:<12}{s['a']:>{wa}}{s['b']:>{wb}}{s['added']:>9}{s['removed']:>9}{s['changed']:>9}")
     lines.append("")
     moved = report["moved_split"]
     lines.append(f"  moved between splits: {len(moved) if moved else 'none'}")

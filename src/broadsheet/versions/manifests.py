@@ -90,8 +90,8 @@ def _params(data: bytes, where: str) -> dict:
 
 
 def from_folder(folder: str | Path, params_file: str | Path | None = None) -> Version:
-    """The version published in ``folder`` (with the params of ``params_file``, when given)."""
-    folder = Path(folder)
+    """The version published in ``folder`` (with the params of ``params_file``, when given), named as given."""
+    label, folder = str(folder), Path(folder)
     parts = [(p.name, lambda p=p: open(p, "rb")) for p in layout.manifest_files(folder)]
     table, document_schema = _manifest(parts, str(folder))
     params = None
@@ -100,7 +100,7 @@ def from_folder(folder: str | Path, params_file: str | Path | None = None) -> Ve
             data = Path(params_file).read_bytes()
         params = _params(data, str(params_file))
     outcomes = _outcomes(lambda: open(folder / layout.OUTCOMES, "rb"), str(folder))
-    return Version(str(folder), table, document_schema, params, outcomes)
+    return Version(label, table, document_schema, params, outcomes)
 
 
 def dvc_fs(repo: str, rev: str | None):
