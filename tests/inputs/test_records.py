@@ -296,3 +296,16 @@ def test_hostile_parquet_columns_are_read_as_text_or_rejected(tmp_path):
     assert rejects["odd.parquet:000000002"][0] == "undecodable"
     assert rejects["big.parquet:000000001"][0] == "too_large"
     assert metrics["documents"] == 2 + n
+
+
+def test_jsonl_is_utf8_only_and_numbers_in_text_fields_are_kept_as_written(tmp_path):
+    write(
+        tmp_path,
+        "raw/wide.jsonl",
+        "\ufeff".encode("utf-16-le") + jsonl([record(1), record(2)]).decode().encode("utf-16-le"),
+    )
+    write(tmp_path, "raw/dated.jsonl", jsonl([record(3, date=20240501), record(4, date=2024.5, url=True)]))
+    _, docs, rejects = run(tmp_path, params())
+    assert not any(d["source"]["path"].startswith("wide") for d in docs)  # not half of it: none
+    assert [(d["date"], d["url"]) for d in docs] == [("20240501", "https://news.example/3"), ("2024.5", None)]
+    assert {reason for path, (reason, _) in rejects.items() if path.startswith("wide")} <= {"undecodable", "bad_record"}

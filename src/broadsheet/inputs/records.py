@@ -53,7 +53,7 @@ class Record(NamedTuple):
 
 def key_of(value) -> str | None:
     """A record's id from its id field's value: 16 hex digits of its hash, stable as long as the value is."""
-    if isinstance(value, bool) or not isinstance(value, (str, int)) or value == "":
+    if isinstance(value, bool) or not isinstance(value, (str, int)) or value == "":  # a float is no stable id
         return None
     return hashlib.sha256(f"field\0{value}".encode("utf-8", "surrogatepass")).hexdigest()[:16]  # a \ud800 too
 
@@ -100,7 +100,7 @@ def _check(number: int, start: int, data: bytes, id_field: str, max_bytes: int, 
         found.append(Record(number, start, len(data)))
         return
     try:
-        parsed = json.loads(data)
+        parsed = json.loads(data.decode("utf-8"))  # decoded first: json.loads would take UTF-16 or -32 bytes too
     except UnicodeDecodeError:
         found.append(Record(number, start, len(data), None, ("undecodable", f"line {number} is not UTF-8")))
         return
@@ -112,7 +112,7 @@ def _check(number: int, start: int, data: bytes, id_field: str, max_bytes: int, 
         found.append(Record(number, start, len(data), None, (BAD_RECORD, detail)))
         return
     key = key_of(parsed.get(id_field))
-    problem = None if key else ("missing_field", f"no {id_field!r} (a string or number) in record {number}")
+    problem = None if key else ("missing_field", f"no {id_field!r} (a string or an integer) in record {number}")
     found.append(Record(number, start, len(data), key, problem))
 
 

@@ -134,7 +134,7 @@ def normalize_record(
     """The record for ``raw``, one record of a file of records as a JSON object's bytes (``inputs.records``),
     its parts in the fields ``normalize.fields`` names; or why it is not one."""
     try:
-        found = json.loads(raw)
+        found = json.loads(raw.decode("utf-8"))  # decoded first: json.loads would take UTF-16 or -32 bytes too
     except UnicodeDecodeError:
         return Rejected(source.relpath, "undecodable", "not UTF-8 (JSON is)")
     except (ValueError, RecursionError) as e:
@@ -181,6 +181,8 @@ def _has_surrogate(value) -> bool:
 def _optional(found: dict, name: str, params: NormalizeParams, flags: list[str]) -> str | None:
     """The cleaned text of an optional field, if ``name`` names one and the record holds text in it."""
     value = found.get(name) if name else None
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        value = json.dumps(value)  # a date or id written as a number, kept as written (JSON's own text of it)
     return (_cleaned(value.replace("\n", " "), params, flags) or None) if isinstance(value, str) else None
 
 
