@@ -173,7 +173,10 @@ def dumps_json(obj, sort_keys: bool = True) -> str:
 
 
 def write_json(path: str | Path, obj, sort_keys: bool = True) -> None:
-    Path(path).write_text(dumps_json(obj, sort_keys), encoding="utf-8")
+    """``dumps_json(obj)`` into ``path``, written as it is encoded (a large index is never one string)."""
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(obj, f, indent=2, sort_keys=sort_keys, ensure_ascii=False)
+        f.write("\n")
 
 
 def read_json(path: str | Path):

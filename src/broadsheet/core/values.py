@@ -28,7 +28,7 @@ class Source(NamedTuple):
     format ``normalize.format`` names (``jsonl``, ``csv``, ``parquet``: ``member`` says where the record is)."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Rejected:
     """A file that did not become a record, with a reason a person understands."""
 
@@ -40,7 +40,7 @@ class Rejected:
         return {"path": self.path, "reason": self.reason, "detail": self.detail}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Filtered:
     """A document the quality filters removed, with the measured value that decided it."""
 
