@@ -275,3 +275,21 @@ def test_a_folder_named_like_a_tag_does_not_hide_the_tag(tmp_path, monkeypatch):
         manifests.open_version("v2", repo=str(tmp_path))
     with pytest.raises(BroadsheetError, match="no manifest"):
         manifests.open_version("./v2")
+
+
+BOMB = "a: &a [x,x,x,x,x,x,x,x,x]\n" + "".join(
+    f"{n}: &{n} [{', '.join(['*' + p] * 9)}]\n" for p, n in zip("abcdefgh", "bcdefghi")
+)
+
+
+@pytest.mark.parametrize(
+    "args", [["diff", "vb", "vb"], ["explain", "0123456789abcdef", "--rev", "vb"], ["release", "v9"]]
+)
+def test_a_params_yaml_dvc_would_hang_on_is_one_line_at_a_revision_or_in_the_workspace(tmp_path, env, args):
+    sh(tmp_path, env, "git", "init", "-q")
+    (tmp_path / "params.yaml").write_text(BOMB)  # DVC expands it for its templating when it opens the repository
+    sh(tmp_path, env, "git", "add", "params.yaml")
+    sh(tmp_path, env, "git", "commit", "-qm", "a bomb")
+    sh(tmp_path, env, "git", "tag", "vb")
+    done = subprocess.run(["broadsheet", *args], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=20)
+    assert done.returncode == 1 and done.stderr.count("\n") == 1 and "anchor or alias" in done.stderr, done.stderr

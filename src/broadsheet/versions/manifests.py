@@ -111,6 +111,7 @@ def dvc_fs(repo: str, rev: str | None):
     repo = toplevel(repo)
     if rev is not None and (rev.startswith("-") or not _names_a_commit(repo, rev)):
         raise BroadsheetError(f"unknown revision {rev!r} in {repo} (a version is a commit: a tag, a branch or an id)")
+    check_params(repo, rev)
     fs = DVCFileSystem(repo, rev=rev)
     try:
         _ = fs.repo  # opens lazily: make a bad repo or revision fail here, with a message
@@ -123,6 +124,30 @@ def dvc_fs(repo: str, rev: str | None):
     except DvcException as e:
         raise BroadsheetError(f"cannot open {repo} as a DVC repository: {str(e)[:200]}") from None
     return fs
+
+
+def check_params(repo: str, rev: str | None) -> None:
+    """Parse the params.yaml of ``rev`` (None: the workspace) the bounded way before DVC opens the revision: DVC
+    expands the whole file for its templating, and hangs on one of nested aliases. (A URL DVC clones itself.)"""
+    if not Path(repo).is_dir():
+        return
+    where = f"{PARAMS} at {rev}" if rev else PARAMS
+    if rev is None:
+        path = Path(repo) / PARAMS
+        if not path.is_file():
+            return
+        with failing_as(f"cannot read {path}"):
+            with open(path, "rb") as f:
+                data = f.read(yamlfile.MAX_BYTES + 1)
+    else:
+        blob = ["git", "cat-file", "--end-of-options"]
+        size = subprocess.run([*blob[:2], "-s", blob[2], f"{rev}:{PARAMS}"], cwd=repo, capture_output=True, text=True)
+        if size.returncode != 0:
+            return  # no params.yaml at that revision
+        if int(size.stdout) > yamlfile.MAX_BYTES:
+            raise BroadsheetError(f"{where} holds {int(size.stdout)} bytes, more than the {yamlfile.MAX_BYTES} allowed")
+        data = subprocess.run([*blob[:2], "blob", f"{rev}:{PARAMS}"], cwd=repo, capture_output=True).stdout
+    yamlfile.parse(data, where)
 
 
 def toplevel(repo: str) -> str:

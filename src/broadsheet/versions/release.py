@@ -144,6 +144,7 @@ def _check_ready(root: Path, version: str, push: bool) -> None:
         )
     if not _git(root, "rev-parse", "--verify", "-q", "HEAD", check=False).stdout.strip():
         raise BroadsheetError("the repository has no commit yet: commit the pipeline first")
+    manifests.check_params(str(root), None)  # before the first dvc command, which would hang on a hostile file
     if _git(root, "rev-parse", "--verify", "-q", f"refs/tags/{version}", check=False).returncode == 0:
         raise BroadsheetError(f"tag {version} already exists: choose a new version name")
     if version == "HEAD" or _git(root, "rev-parse", "--verify", "-q", version, check=False).returncode == 0:
