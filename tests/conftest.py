@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import SEED_PATH, article, write
+from helpers import SEED_PATH, article, make_project, sh, write
 
 
 @pytest.fixture(scope="session")
@@ -21,26 +21,55 @@ def seed_text(seed_bytes) -> str:
     return seed_bytes.decode("utf-8")
 
 
-@pytest.fixture
-def cli_env() -> dict:
-    """Environment for subprocesses that must find this venv's broadsheet and dvc."""
+def _cli_env() -> dict:
     env = dict(os.environ)
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     return env
 
 
+def _project_env(cache: Path) -> dict:
+    return {
+        **_cli_env(),
+        "GIT_AUTHOR_NAME": "t",
+        "GIT_AUTHOR_EMAIL": "t@example.invalid",
+        "GIT_COMMITTER_NAME": "t",
+        "GIT_COMMITTER_EMAIL": "t@example.invalid",
+        "DVC_NO_ANALYTICS": "1",
+        "BROADSHEET_CACHE": str(cache),
+    }
+
+
 @pytest.fixture
-def env(cli_env, tmp_path):
+def cli_env() -> dict:
+    """Environment for subprocesses that must find this venv's broadsheet and dvc."""
+    return _cli_env()
+
+
+@pytest.fixture
+def env(tmp_path):
     """cli_env plus a git identity and a private broadsheet cache, for real git + dvc projects."""
-    cli_env.update(
-        GIT_AUTHOR_NAME="t",
-        GIT_AUTHOR_EMAIL="t@example.invalid",
-        GIT_COMMITTER_NAME="t",
-        GIT_COMMITTER_EMAIL="t@example.invalid",
-        DVC_NO_ANALYTICS="1",
-        BROADSHEET_CACHE=str(tmp_path / "bs-cache"),
-    )
-    return cli_env
+    return _project_env(tmp_path / "bs-cache")
+
+
+@pytest.fixture(scope="session")
+def built_project(tmp_path_factory):
+    """``built_project(name, extra_docs, prepare)``: a project (``helpers.make_project``; ``prepare(root)`` then
+    edits it) after ``dvc repro`` (its outputs not committed), built once a session for each name. Copy it, never
+    change it: ``dvc repro`` is most of what a test that starts from a built project takes."""
+    built: dict[str, Path] = {}
+
+    def build(name: str, extra_docs: int = 40, prepare=None) -> Path:
+        if name not in built:
+            base = tmp_path_factory.mktemp(f"built-{name}")
+            env = _project_env(base / "bs-cache")
+            root = make_project(base / "project", env, extra_docs=extra_docs)
+            if prepare is not None:
+                prepare(root)
+            sh(root, env, "dvc", "repro", "-q")
+            built[name] = root
+        return built[name]
+
+    return build
 
 
 @pytest.fixture

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -12,15 +13,16 @@ import datasets
 import pytest
 
 from broadsheet import normalize
-from helpers import REPO, article, make_corpus, make_project, repro, settings, sh, tree_bytes
+from helpers import REPO, article, make_corpus, repro, settings, sh, tree_bytes
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
-def project(tmp_path, env):
-    root = make_project(tmp_path / "project", env)
-    repro(root, env)
+def project(built_project, tmp_path):
+    """This repo's pipeline on the seed and 40 articles, after dvc repro, committed."""
+    root = tmp_path / "project"
+    shutil.copytree(built_project("pipeline"), root, symlinks=True)
     return root
 
 

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -61,25 +59,11 @@ def commit(root: Path, env: dict, message: str) -> None:
     sh(root, env, "git", "commit", "-qm", message)
 
 
-@pytest.fixture(scope="module")
-def built_repo(tmp_path_factory) -> Path:
-    """The corpus repository every corpus_repo starts as, built once (``dvc repro`` is most of a test's time)."""
-    base = tmp_path_factory.mktemp("built")
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
-    env.update(GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@example.invalid", GIT_COMMITTER_NAME="t")
-    env.update(GIT_COMMITTER_EMAIL="t@example.invalid", DVC_NO_ANALYTICS="1", BROADSHEET_CACHE=str(base / "bs-cache"))
-    root = make_project(base / "corpus-repo", env, extra_docs=DOCS)
-    use_small_shards(root)
-    repro(root, env)
-    commit(root, env, "corpus")
-    return root
-
-
 @pytest.fixture
-def corpus_repo(built_repo, tmp_path, env):
-    """A git + DVC repository of DOCS articles, built and committed, with a local remote of its own."""
+def corpus_repo(built_project, tmp_path, env):
+    """A git + DVC repository of DOCS articles in small shards, built, with a remote of its own, committed."""
     root = tmp_path / "corpus-repo"
-    shutil.copytree(built_repo, root, symlinks=True)
+    shutil.copytree(built_project("versions", DOCS, use_small_shards), root, symlinks=True)
     remote = tmp_path / "remote"
     remote.mkdir()
     sh(root, env, "dvc", "remote", "add", "-d", "storage", str(remote))
