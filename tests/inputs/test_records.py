@@ -86,14 +86,19 @@ def test_gzip_and_zstd_files_stream_and_a_truncated_one_keeps_the_records_before
     write(tmp_path, "raw/b.jsonl.zst", sink.getvalue().to_pybytes())
     whole = gzip.compress(jsonl(record(n) for n in range(400, 4000)))
     write(tmp_path, "raw/c.jsonl.gz", whole[: len(whole) // 2])
+    sink = pa.BufferOutputStream()
+    with pa.CompressedOutputStream(sink, "zstd") as f:
+        f.write(jsonl(record(n) for n in range(5000, 9000)))
+    write(tmp_path, "raw/d.jsonl.zst", sink.getvalue().to_pybytes()[:-10])  # its last frame cut short
     metrics, docs, rejects = run(tmp_path, params())
     paths = [d["source"]["path"] for d in docs]
     assert sum(p.startswith("a.jsonl.gz:") for p in paths) == 300
     assert sum(p.startswith("b.jsonl.zst:") for p in paths) == 10
-    kept = sum(p.startswith("c.jsonl.gz:") for p in paths)
-    assert 0 < kept < 3600
-    reason, detail = rejects["c.jsonl.gz"]
-    assert reason == "damaged_file" and f"after {kept} records" in detail
+    for name, total in (("c.jsonl.gz", 3600), ("d.jsonl.zst", 4000)):
+        kept = sum(p.startswith(f"{name}:") for p in paths)
+        assert 0 < kept < total and (name == "c.jsonl.gz" or kept > total * 0.9)
+        reason, detail = rejects[name]
+        assert reason == "damaged_file" and f"after {kept} records" in detail
     assert metrics["input_files"] == len(docs) + len(rejects)
 
 

@@ -171,8 +171,12 @@ class _Unzstd(_Inflating):
         super().__init__(file, spill)
         self.decompressed = pa.CompressedInputStream(pa.PythonFile(file, mode="r"), "zstd")
 
+    READ = 1 << 16
+    """Bytes asked of pyarrow at a time: a read that meets damage raises and returns nothing, so what is lost
+    before the damage is at most about this much."""
+
     def _inflate(self) -> bytes | None:
-        return self.decompressed.read(self.INFLATED) or None
+        return self.decompressed.read(self.READ) or None
 
 
 def members(
