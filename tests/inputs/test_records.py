@@ -314,3 +314,17 @@ def test_jsonl_is_utf8_only_and_numbers_in_text_fields_are_kept_as_written(tmp_p
     assert not any(d["source"]["path"].startswith("wide") for d in docs)  # not half of it: none
     assert [(d["date"], d["url"]) for d in docs] == [("20240501", "https://news.example/3"), ("2024.5", None)]
     assert {reason for path, (reason, _) in rejects.items() if path.startswith("wide")} <= {"undecodable", "bad_record"}
+
+
+def test_only_the_mapped_fields_of_a_record_are_read_and_odd_values_in_them_are_text_or_dropped(tmp_path):
+    (tmp_path / "raw").mkdir()
+    stamps = pa.array([{"at": 2**62}], pa.struct([("at", pa.timestamp("us"))]))
+    columns = {"title": ["T"], "text": [BODY.format(n=1)], "digest": [bytes(range(200, 232))], "seen": stamps}
+    pq.write_table(pa.table(columns), tmp_path / "raw" / "hashes.parquet")
+    odd = record(2, related=[None, True, 1.5, {"a": "b"}, ["x"], "A real headline"])
+    write(tmp_path, "raw/feed.jsonl", b"\xef\xbb\xbf" + jsonl([record(1), odd]))  # a UTF-8 BOM first
+    _, docs, rejects = run(tmp_path, params(include=["*.jsonl"], related="related"))
+    assert [r for r in rejects if r.startswith("feed")] == [] and len(docs) == 2
+    assert docs[1]["related"] == ["1.5", "A real headline"]
+    _, docs, rejects = run(tmp_path, params("parquet", ["*.parquet"]), "parquet")
+    assert list(rejects) == ["feed.jsonl"] and [d["title"] for d in docs] == ["T"]  # hashes and far date unread

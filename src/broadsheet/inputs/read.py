@@ -5,17 +5,18 @@ from __future__ import annotations
 import os
 
 from broadsheet.core.errors import reason
+from broadsheet.core.params import FieldsParams
 from broadsheet.core.values import Rejected, Source
 from broadsheet.inputs import archives, records
 from broadsheet.inputs.opening import CHANGED, Changed, open_planned
 
 
-def read(source: Source, max_bytes: int) -> bytes | Rejected:
+def read(source: Source, max_bytes: int, fields: FieldsParams) -> bytes | Rejected:
     """The bytes of ``source`` (for a record of a file of records, the record as a JSON object), or why they
     cannot be had."""
     try:
         if source.kind in records.FORMATS:
-            raw = records.read(source.path, source.kind, source.member, source.identity, max_bytes)
+            raw = records.read(source.path, source.kind, source.member, source.identity, max_bytes, fields)
         elif source.member is not None:
             raw = archives.read_member(source.path, *source.member, source.identity)
         else:

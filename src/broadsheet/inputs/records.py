@@ -11,6 +11,7 @@ the format, for ``text.document.normalize_record``.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import hashlib
 import io
 import json
@@ -100,7 +101,7 @@ def _check(number: int, start: int, data: bytes, id_field: str, max_bytes: int, 
         found.append(Record(number, start, len(data)))
         return
     try:
-        parsed = json.loads(data.decode("utf-8"))  # decoded first: json.loads would take UTF-16 or -32 bytes too
+        parsed = json.loads(data.decode("utf-8-sig"))  # decoded first: json.loads would take UTF-16 bytes too
     except UnicodeDecodeError:
         found.append(Record(number, start, len(data), None, ("undecodable", f"line {number} is not UTF-8")))
         return
@@ -261,7 +262,7 @@ def _parquet(path, id_field, max_bytes, identity, found) -> None:
         for group in range(parquet.num_row_groups):
             rows = parquet.metadata.row_group(group).num_rows
             keys = (
-                parquet.read_row_group(group, columns=[id_field], use_threads=False).column(0).to_pylist()
+                _as_text(parquet.read_row_group(group, columns=[id_field], use_threads=False).column(0)).to_pylist()
                 if has_id
                 else [None] * rows
             )
@@ -280,8 +281,10 @@ read in order, so each file's header is read once and each Parquet file is opene
 READ_BATCH_ROWS = 64
 
 
-def read(path: str, kind: str, member: tuple[int, int], identity=None, max_bytes: int = 1 << 62) -> bytes:
-    """The record at ``member`` of the file at ``path`` (``Record.start``, ``Record.size``) as JSON bytes."""
+def read(path: str, kind: str, member: tuple[int, int], identity=None, max_bytes: int = 1 << 62, fields=None) -> bytes:
+    """The record at ``member`` of the file at ``path`` (``Record.start``, ``Record.size``) as JSON bytes; of a
+    Parquet row only the columns ``fields`` (``FieldsParams``) names, when given (a column of raw hashes is no
+    reason to reject a row)."""
     start, size = member
     if kind == "jsonl":
         return archives.read_member(path, start, size, identity)
@@ -291,6 +294,10 @@ def read(path: str, kind: str, member: tuple[int, int], identity=None, max_bytes
         row = next(csv.reader(io.StringIO(archives.read_member(path, start, size, identity).decode("utf-8"))), [])
         return json.dumps(dict(zip(header, row)), ensure_ascii=False, sort_keys=True).encode()
     one = _held(path, identity, "parquet", lambda: _Parquet(path, identity)).row(start, size)
+    if fields is not None:
+        wanted = {name for name in dataclasses.astuple(fields) if name}
+        one = one.select([name for name in one.schema.names if name in wanted])
+    one = pa.RecordBatch.from_arrays([_as_text(column) for column in one.columns], names=one.schema.names)
     if one.nbytes > max_bytes:  # before Python holds it again, as objects and as JSON
         raise TooLarge(f"{one.nbytes} bytes in Arrow > max_file_bytes {max_bytes}")
     values = one.to_pylist()[0]
@@ -319,6 +326,11 @@ def _csv_header(path: str, identity) -> list[str]:
         return next(_csv_reader(stream, MAX_HEADER_BYTES)[0])
 
 
+def _as_text(column: pa.Array) -> pa.Array:
+    """Dates and times as Arrow writes them (Python's cannot hold every one Arrow can)."""
+    return pc.cast(column, pa.string()) if pa.types.is_temporal(column.type) else column
+
+
 class _Parquet:
     """A Parquet file held open and read a few rows at a time, forward, as the records are read (a row group is
     never decoded whole: a writer's default group is a million rows)."""
@@ -329,8 +341,7 @@ class _Parquet:
         self.group, self.first, self.batch, self.batches = None, 0, None, iter(())
 
     def row(self, group: int, row: int) -> pa.RecordBatch:
-        """Row ``row`` of row group ``group``, its dates and times as Arrow writes them (Python's cannot hold
-        every one Arrow can)."""
+        """Row ``row`` of row group ``group``."""
         if group != self.group or row < self.first:
             self.batches = self.parquet.iter_batches(batch_size=READ_BATCH_ROWS, row_groups=[group], use_threads=False)
             self.group, self.first, self.batch = group, 0, None
@@ -338,9 +349,7 @@ class _Parquet:
             if self.batch is not None:
                 self.first += self.batch.num_rows
             self.batch = next(self.batches)
-        one = self.batch.slice(row - self.first, 1)
-        columns = [pc.cast(c, pa.string()) if pa.types.is_temporal(c.type) else c for c in one.columns]
-        return pa.RecordBatch.from_arrays(columns, names=one.schema.names)
+        return self.batch.slice(row - self.first, 1)
 
     def close(self) -> None:
         self.file.close()

@@ -94,7 +94,7 @@ def normalize_shard(
     held: list | None = None
     contents: list[str] = []
     if known:  # whether to normalise at all depends on the key: read and hash the whole shard first
-        held = [read(source, params.max_file_bytes) for source in shard]
+        held = [read(source, params.max_file_bytes, params.fields) for source in shard]
         contents = [_content(raw) for raw in held]
         if (key := reuse.shard_key(fingerprint, shard, contents)) in known:
             return ShardResult(key, b"", None, 0, [], [], {}, reused=True)
@@ -108,7 +108,7 @@ def normalize_shard(
             records = []
             for i in range(start, min(start + ROW_GROUP_ROWS, len(shard))):
                 if held is None:  # each file read as its turn comes
-                    raw = read(shard[i], params.max_file_bytes)
+                    raw = read(shard[i], params.max_file_bytes, params.fields)
                     contents.append(_content(raw))
                 else:
                     raw, held[i] = held[i], None  # let the bytes go as their records come

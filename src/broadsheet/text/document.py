@@ -134,7 +134,7 @@ def normalize_record(
     """The record for ``raw``, one record of a file of records as a JSON object's bytes (``inputs.records``),
     its parts in the fields ``normalize.fields`` names; or why it is not one."""
     try:
-        found = json.loads(raw.decode("utf-8"))  # decoded first: json.loads would take UTF-16 or -32 bytes too
+        found = json.loads(raw.decode("utf-8-sig"))  # decoded first: json.loads would take UTF-16 bytes too
     except UnicodeDecodeError:
         return Rejected(source.relpath, "undecodable", "not UTF-8 (JSON is)")
     except (ValueError, RecursionError) as e:
@@ -158,7 +158,7 @@ def normalize_record(
         return Rejected(source.relpath, "no_title", f"the field {names.title!r} holds no text")
     related = found.get(names.related) if names.related else None
     related = related.split("\n") if isinstance(related, str) else related if isinstance(related, list) else []
-    related = [line for line in (_cleaned(str(r), params, flags) for r in related) if line]
+    related = [line for line in (_cleaned(r, params, flags) for r in map(_text, related) if r) if line]
     dateline, url, date = (_optional(found, name, params, flags) for name in (names.dateline, names.url, names.date))
     pieces = Pieces(cleaned_title, paragraphs(lines), related, dateline, url, date)
     if params.control_chars == "reject" and "control_chars_removed" in flags:
@@ -172,6 +172,13 @@ _SURROGATE = re.compile("[\ud800-\udfff]")
 """What json.loads leaves of an escape of half a pair (a whole pair becomes its character): no UTF-8 holds it."""
 
 
+def _text(value) -> str | None:
+    """A text field's value as text: a string, or a number as JSON writes it; None for anything else."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return json.dumps(value)
+    return value if isinstance(value, str) else None
+
+
 def _has_surrogate(value) -> bool:
     if isinstance(value, list):
         return any(_has_surrogate(item) for item in value)
@@ -180,10 +187,8 @@ def _has_surrogate(value) -> bool:
 
 def _optional(found: dict, name: str, params: NormalizeParams, flags: list[str]) -> str | None:
     """The cleaned text of an optional field, if ``name`` names one and the record holds text in it."""
-    value = found.get(name) if name else None
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        value = json.dumps(value)  # a date or id written as a number, kept as written (JSON's own text of it)
-    return (_cleaned(value.replace("\n", " "), params, flags) or None) if isinstance(value, str) else None
+    value = _text(found.get(name)) if name else None  # a date written as a number: as JSON writes it
+    return (_cleaned(value.replace("\n", " "), params, flags) or None) if value is not None else None
 
 
 def _cleaned(text: str, params: NormalizeParams, flags: list[str]) -> str:
