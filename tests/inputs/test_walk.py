@@ -10,7 +10,7 @@ import time
 import pyarrow.parquet as pq
 
 from broadsheet import normalize
-from broadsheet.core.params import NormalizeParams
+from broadsheet.core.params import FieldsParams, NormalizeParams
 from broadsheet.inputs import read as reading
 from broadsheet.inputs import walk
 from broadsheet.inputs.names import identify
@@ -28,7 +28,7 @@ def test_a_file_swapped_for_a_link_after_the_walk_is_rejected_not_read(tmp_path)
     source = planned(tmp_path / "raw", "a.txt")
     os.unlink(tmp_path / "raw" / "a.txt")
     os.symlink(secret, tmp_path / "raw" / "a.txt")
-    rejected = reading.read(source, 1 << 20)
+    rejected = reading.read(source, 1 << 20, FieldsParams())
     assert rejected.reason == "changed_during_run" and "symbolic link" in rejected.detail
 
 
@@ -38,7 +38,7 @@ def test_a_file_swapped_for_a_fifo_after_the_walk_is_rejected_at_once(tmp_path):
     os.unlink(tmp_path / "raw" / "a.txt")
     os.mkfifo(tmp_path / "raw" / "a.txt")  # open() without O_NONBLOCK would wait for a writer forever
     started = time.monotonic()
-    rejected = reading.read(source, 1 << 20)
+    rejected = reading.read(source, 1 << 20, FieldsParams())
     assert rejected.reason == "changed_during_run" and time.monotonic() - started < 5
 
 
@@ -48,14 +48,14 @@ def test_a_file_replaced_by_another_or_removed_after_the_walk_is_rejected(tmp_pa
     a, b = planned(tmp_path / "raw", "a.txt"), planned(tmp_path / "raw", "b.txt")
     os.replace(write(tmp_path, "new.txt", article(3)), tmp_path / "raw" / "a.txt")  # a new inode under the old name
     os.unlink(tmp_path / "raw" / "b.txt")
-    assert reading.read(a, 1 << 20).detail == "replaced by another file after the walk"
-    assert reading.read(b, 1 << 20).detail == "removed after the walk"
+    assert reading.read(a, 1 << 20, FieldsParams()).detail == "replaced by another file after the walk"
+    assert reading.read(b, 1 << 20, FieldsParams()).detail == "removed after the walk"
 
 
 def test_a_link_inside_the_tree_is_read_through_its_target(tmp_path):
     write(tmp_path / "raw", "a.txt", article(1))
     os.symlink(tmp_path / "raw" / "a.txt", tmp_path / "raw" / "link.txt")
-    assert reading.read(planned(tmp_path / "raw", "link.txt"), 1 << 20) == article(1).encode()
+    assert reading.read(planned(tmp_path / "raw", "link.txt"), 1 << 20, FieldsParams()) == article(1).encode()
 
 
 def records(out) -> dict[str, str]:
@@ -132,5 +132,5 @@ def test_a_tar_shard_swapped_after_the_walk_has_its_members_rejected_not_read(tm
     source = planned(tmp_path / "raw", "shard.tar/000_00000000000000aa.txt")
     os.unlink(tmp_path / "raw" / "shard.tar")
     os.symlink(tmp_path / "other.tar", tmp_path / "raw" / "shard.tar")
-    rejected = reading.read(source, 1 << 20)
+    rejected = reading.read(source, 1 << 20, FieldsParams())
     assert rejected.reason == "changed_during_run" and "symbolic link" in rejected.detail

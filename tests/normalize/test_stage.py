@@ -9,7 +9,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from broadsheet import normalize
-from broadsheet.core.params import NormalizeParams
+from broadsheet.core.params import FieldsParams, NormalizeParams
 from broadsheet.core.values import Rejected, Source
 from broadsheet.inputs import read as reading
 from helpers import article, key, make_corpus, settings, tree_bytes, write
@@ -151,7 +151,7 @@ def test_a_file_that_grows_after_its_stat_is_read_whole_up_to_the_limit(tmp_path
     source = Source(str(path), "grows.txt", "grows", None)
     real_fstat = os.fstat
     monkeypatch.setattr(reading.os, "fstat", lambda fd: os.stat_result((*real_fstat(fd)[:6], 3, *real_fstat(fd)[7:])))
-    raw = reading.read(source, max_bytes=100)
+    raw = reading.read(source, 100, FieldsParams())
     if size <= 100:
         assert raw == b"x" * size
     else:
