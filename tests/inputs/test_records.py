@@ -328,3 +328,10 @@ def test_only_the_mapped_fields_of_a_record_are_read_and_odd_values_in_them_are_
     assert docs[1]["related"] == ["1.5", "A real headline"]
     _, docs, rejects = run(tmp_path, params("parquet", ["*.parquet"]), "parquet")
     assert list(rejects) == ["feed.jsonl"] and [d["title"] for d in docs] == ["T"]  # hashes and far date unread
+
+
+def test_a_parquet_file_with_none_of_the_fields_misses_them_in_every_row(tmp_path):
+    (tmp_path / "raw").mkdir()
+    pq.write_table(pa.table({"foo": [1, 2]}), tmp_path / "raw" / "other.parquet")
+    _, docs, rejects = run(tmp_path, params("parquet", ["*.parquet"]))
+    assert not docs and {reason for reason, _ in rejects.values()} == {"missing_field"} and len(rejects) == 2

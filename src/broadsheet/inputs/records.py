@@ -281,10 +281,10 @@ read in order, so each file's header is read once and each Parquet file is opene
 READ_BATCH_ROWS = 64
 
 
-def read(path: str, kind: str, member: tuple[int, int], identity=None, max_bytes: int = 1 << 62, fields=None) -> bytes:
+def read(path: str, kind: str, member: tuple[int, int], identity, max_bytes: int, fields) -> bytes:
     """The record at ``member`` of the file at ``path`` (``Record.start``, ``Record.size``) as JSON bytes; of a
-    Parquet row only the columns ``fields`` (``FieldsParams``) names, when given (a column of raw hashes is no
-    reason to reject a row)."""
+    Parquet row only the columns ``fields`` (``FieldsParams``) names (a column of raw hashes is no reason to
+    reject a row, nor to decode it)."""
     start, size = member
     if kind == "jsonl":
         return archives.read_member(path, start, size, identity)
@@ -293,10 +293,11 @@ def read(path: str, kind: str, member: tuple[int, int], identity=None, max_bytes
         csv.field_size_limit(max(size, MAX_HEADER_BYTES))  # the listing bounded the row
         row = next(csv.reader(io.StringIO(archives.read_member(path, start, size, identity).decode("utf-8"))), [])
         return json.dumps(dict(zip(header, row)), ensure_ascii=False, sort_keys=True).encode()
-    one = _held(path, identity, "parquet", lambda: _Parquet(path, identity)).row(start, size)
-    if fields is not None:
-        wanted = {name for name in dataclasses.astuple(fields) if name}
-        one = one.select([name for name in one.schema.names if name in wanted])
+    wanted = frozenset(name for name in dataclasses.astuple(fields) if name)
+    parquet = _held(path, identity, ("parquet", wanted), lambda: _Parquet(path, identity, wanted))
+    if not parquet.columns:
+        return b"{}"  # the file has none of the fields: the record misses them all
+    one = parquet.row(start, size)
     one = pa.RecordBatch.from_arrays([_as_text(column) for column in one.columns], names=one.schema.names)
     if one.nbytes > max_bytes:  # before Python holds it again, as objects and as JSON
         raise TooLarge(f"{one.nbytes} bytes in Arrow > max_file_bytes {max_bytes}")
@@ -333,17 +334,20 @@ def _as_text(column: pa.Array) -> pa.Array:
 
 class _Parquet:
     """A Parquet file held open and read a few rows at a time, forward, as the records are read (a row group is
-    never decoded whole: a writer's default group is a million rows)."""
+    never decoded whole: a writer's default group is a million rows), only its ``wanted`` columns."""
 
-    def __init__(self, path: str, identity):
+    def __init__(self, path: str, identity, wanted: frozenset[str]):
         self.file = open_planned(path, identity)
         self.parquet = pq.ParquetFile(self.file)
+        self.columns = [name for name in self.parquet.schema_arrow.names if name in wanted]
         self.group, self.first, self.batch, self.batches = None, 0, None, iter(())
 
     def row(self, group: int, row: int) -> pa.RecordBatch:
         """Row ``row`` of row group ``group``."""
         if group != self.group or row < self.first:
-            self.batches = self.parquet.iter_batches(batch_size=READ_BATCH_ROWS, row_groups=[group], use_threads=False)
+            self.batches = self.parquet.iter_batches(
+                batch_size=READ_BATCH_ROWS, row_groups=[group], columns=self.columns, use_threads=False
+            )
             self.group, self.first, self.batch = group, 0, None
         while self.batch is None or row >= self.first + self.batch.num_rows:
             if self.batch is not None:
