@@ -140,13 +140,13 @@ def check_params(repo: str, rev: str | None) -> None:
             with open(path, "rb") as f:
                 data = f.read(yamlfile.MAX_BYTES + 1)
     else:
-        blob = ["git", "cat-file", "--end-of-options"]
-        size = subprocess.run([*blob[:2], "-s", blob[2], f"{rev}:{PARAMS}"], cwd=repo, capture_output=True, text=True)
+        spec = f"{rev}:{PARAMS}"  # the caller has checked that rev names a commit (and starts with no "-")
+        size = subprocess.run(["git", "cat-file", "-s", spec], cwd=repo, capture_output=True, text=True)
         if size.returncode != 0:
             return  # no params.yaml at that revision
-        if int(size.stdout) > yamlfile.MAX_BYTES:
+        if int(size.stdout) > yamlfile.MAX_BYTES:  # not read at all: parse would refuse it for its size anyway
             raise BroadsheetError(f"{where} holds {int(size.stdout)} bytes, more than the {yamlfile.MAX_BYTES} allowed")
-        data = subprocess.run([*blob[:2], "blob", f"{rev}:{PARAMS}"], cwd=repo, capture_output=True).stdout
+        data = subprocess.run(["git", "cat-file", "blob", spec], cwd=repo, capture_output=True).stdout
     yamlfile.parse(data, where)
 
 
