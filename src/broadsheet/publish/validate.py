@@ -86,24 +86,27 @@ def _check_schema(path: Path, table: pa.Table, expected: schema.Schema, problems
 
 
 def _shard(path: Path, first: schema.Schema | None, problems: list[str]) -> pa.Table | None:
-    """One shard of one copy of a split, checked (schema, text hashes, the schema version of the split's first
-    shard), in the Arrow types of its schema; None if it fails a check."""
+    """One shard of one copy of a split, checked (schema, the schema version of the split's first shard), in the
+    Arrow types of its schema; None if it fails a check."""
     table = _read(path, problems)
     if table is None:
         return None
     doc = _document_schema(table)
     if not _check_schema(path, table, doc, problems):
         return None
+    if first is not None and doc.arrow != first.arrow:
+        problems.append(f"{path}: holds {doc.name}.v{doc.version}, unlike the split's first shard")
+        return None
+    return table.cast(doc.arrow)
+
+
+def _check_hashes(path: Path, table: pa.Table, problems: list[str]) -> None:
     bad = 0
     for batch in table.select(["text", "text_sha256"]).to_batches(max_chunksize=HASH_BATCH_ROWS):
         texts, digests = batch.column(0).to_pylist(), batch.column(1).to_pylist()
         bad += sum(hashlib.sha256(t.encode("utf-8")).hexdigest() != d for t, d in zip(texts, digests))
     if bad:
         problems.append(f"{path}: {bad} text(s) do not match their text_sha256")
-    if first is not None and doc.arrow != first.arrow:
-        problems.append(f"{path}: holds {doc.name}.v{doc.version}, unlike the split's first shard")
-        return None
-    return table.cast(doc.arrow)
 
 
 def _check_split(folder: Path, split: str, problems: list[str]) -> pa.Table:
@@ -118,12 +121,14 @@ def _check_split(folder: Path, split: str, problems: list[str]) -> pa.Table:
     pairs = []
     for arrow_path, parquet_path in itertools.zip_longest(arrows, parquets):
         arrow = _shard(arrow_path, first, problems) if arrow_path else None
-        parquet = _shard(parquet_path, first, problems) if parquet_path else None
-        if first is None and arrow is not None:
-            first = _document_schema(arrow)
         if arrow is not None:
+            first = first or _document_schema(arrow)
+            _check_hashes(arrow_path, arrow, problems)  # before the Parquet copy is read: one copy's texts at a time
             pairs.append(_copied(arrow, PAIRS))
-        differs = differs or (arrow is not None and parquet is not None and not arrow.equals(parquet))
+        parquet = _shard(parquet_path, first, problems) if parquet_path else None
+        if parquet is not None and (arrow is None or not arrow.equals(parquet)):
+            differs = differs or arrow is not None
+            _check_hashes(parquet_path, parquet, problems)  # equal to the Arrow shard, it holds the same hashes
     if differs and arrows and parquets:
         problems.append(f"{folder / layout.EXPORT}: the Parquet export of {split} differs from {split}/*.arrow")
     return pa.concat_tables(pairs) if pairs else PAIRS.empty_table()
