@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 import shutil
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from broadsheet import normalize, publish
 from broadsheet.core.params import CardParams, PublishParams
-from broadsheet.publish import validate
+from broadsheet.publish import layout, validate
 from helpers import make_corpus, settings
 
 
@@ -101,3 +103,27 @@ def test_a_pretty_name_holding_three_dashes_validates_as_the_hub_reads_it(tmp_pa
     from huggingface_hub import DatasetCard
 
     assert DatasetCard.load(tmp_path / "ds" / "README.md").data.pretty_name == card.pretty_name
+
+
+def _with_edited_text(path) -> None:
+    """Rewrite one shard, Arrow or Parquet, with its first text changed and its text_sha256 kept."""
+    table = layout.read_arrow(path) if path.suffix == ".arrow" else pq.read_table(path)
+    texts = table.column("text").to_pylist()
+    texts[0] = "tampered " + texts[0]
+    table = table.set_column(table.schema.get_field_index("text"), table.schema.field("text"), pa.array(texts))
+    if path.suffix == ".parquet":
+        pq.write_table(table, path)
+        return
+    with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_stream(sink, table.schema) as stream:
+        stream.write_table(table)
+
+
+def test_a_tampered_text_in_either_copy_is_a_problem(copy):
+    parquet = sorted((copy / "data").glob("train-*.parquet"))[0]
+    _with_edited_text(parquet)
+    found = problems_of(copy)
+    assert any(parquet.name in p and "do not match their text_sha256" in p for p in found)
+    assert any("the Parquet export of train differs" in p for p in found)
+    arrow = sorted((copy / "train").glob("data-*.arrow"))[0]
+    _with_edited_text(arrow)
+    assert any(arrow.name in p and "do not match their text_sha256" in p for p in problems_of(copy))
