@@ -107,9 +107,8 @@ def test_a_pretty_name_holding_three_dashes_validates_as_the_hub_reads_it(tmp_pa
 
 def _with_edited_text(path) -> None:
     """Rewrite one shard, Arrow or Parquet, with its first text changed and its text_sha256 kept."""
-    table = (
-        layout.read_arrow(path, mapped=False) if path.suffix == ".arrow" else pq.read_table(path)
-    )  # not mapped: rewritten
+    # Read into memory, not mapped: the file is rewritten below.
+    table = layout.read_arrow(path, mapped=False) if path.suffix == ".arrow" else pq.read_table(path)
     texts = table.column("text").to_pylist()
     texts[0] = "tampered " + texts[0]
     table = table.set_column(table.schema.get_field_index("text"), table.schema.field("text"), pa.array(texts))
