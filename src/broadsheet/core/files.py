@@ -159,6 +159,18 @@ def check_apart(out: str | Path, inputs: list[str | Path]) -> None:
             raise BroadsheetError(f"output folder {out} overlaps input {item}: choose a folder outside it")
 
 
+def keep(previous: Path, path: Path) -> None:
+    """Put the previous output's file ``previous`` at ``path`` of the new one: a hard link where the file system
+    allows, so it keeps its inode and time and DVC's state knows its hash without reading it again; else a copy.
+
+    Safe because no output file is ever written in place: a run writes new files and renames folders.
+    """
+    try:
+        os.link(previous, path)
+    except OSError:
+        shutil.copyfile(previous, path)
+
+
 def sha256_file(path: str | Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as f:

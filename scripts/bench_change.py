@@ -1,0 +1,138 @@
+"""What a 1% change costs through `dvc repro`, stage by stage, against the first run and a fresh one.
+
+    python scripts/bench_change.py [--docs 20000] [--corpus DIR] [--added 0.01] [--edited 2]
+
+In a git + DVC project with this repo's whole pipeline (dvc.yaml, params.yaml,
+schemas, and a copy of src/ that the stages run, so the code being changed meanwhile does not count) and the
+raw folder tracked by
+`dvc add corpus/raw`, it times each stage (`dvc repro -s STAGE`, with the
+peak RSS of the process tree):
+  1. the first run;
+  2. after adding ``--added`` new documents and editing ``--edited`` of the old ones
+     (and `dvc add corpus/raw`, not timed): the second run, which reuses what did not change;
+  3. a fresh run on the same inputs (every output removed first, then `dvc repro -f`),
+and checks that the second run's outputs are byte-identical to the fresh run's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import filecmp
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import yaml
+from bench_dvc import link_files, sh, timed
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+OUTPUTS = ("corpus/normalized", "corpus/dedup", "corpus/dataset")
+
+
+def project(root: Path) -> list[str]:
+    """A git + DVC project with this repo's pipeline; its stage names in order."""
+    root.mkdir(parents=True)
+    for name in ("dvc.yaml", "params.yaml", "CHANGELOG.md", "takedowns.csv"):
+        shutil.copy(REPO / name, root / name)
+    shutil.copytree(REPO / "schemas", root / "schemas")
+    shutil.copytree(REPO / "src", root / "src", ignore=shutil.ignore_patterns("*.egg-info", "__pycache__"))
+    (root / ".gitignore").write_text("__pycache__/\n")
+    sh(root, "git", "init", "-q")
+    sh(root, "dvc", "init", "-q")
+    sh(root, "dvc", "config", "core.analytics", "false")
+    return list(yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"])
+
+
+def run_stages(root: Path, stages: list[str], *extra: str) -> list[tuple[float, float]]:
+    return [timed(root, "dvc", "repro", "-q", "-s", *extra, stage) for stage in stages]
+
+
+def edit(path: Path) -> None:
+    """A changed first paragraph, written as a new file (the corpus's files are hard links)."""
+    lines = path.read_bytes().split(b"\n")
+    lines[2] = b"An edited opening sentence. " + lines[2]
+    path.unlink()
+    path.write_bytes(b"\n".join(lines))
+
+
+def differences(a: Path, b: Path) -> list[str]:
+    """The files under ``a`` and ``b`` that differ or are in one only."""
+    found = []
+    compared = filecmp.dircmp(a, b)
+    found += [str(a / n) for n in compared.left_only + compared.right_only + compared.funny_files]
+    _, mismatch, errors = filecmp.cmpfiles(a, b, compared.common_files, shallow=False)
+    found += [str(a / n) for n in mismatch + errors]
+    for sub in compared.common_dirs:
+        found += differences(a / sub, b / sub)
+    return found
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--docs", type=int, default=20_000)
+    parser.add_argument("--corpus", type=Path, help="a folder of NNN_<key>.txt files (default: generate --docs)")
+    parser.add_argument("--added", type=float, default=0.01, help="share of new documents added")
+    parser.add_argument("--edited", type=int, default=2, help="documents edited")
+    args = parser.parse_args()
+    tmp = Path(tempfile.mkdtemp(prefix="bench-change-"))
+    corpus = args.corpus or tmp / "raw"
+    if not args.corpus:
+        subprocess.run(
+            [sys.executable, str(HERE / "make_corpus.py"), str(corpus), "--docs", str(args.docs)], check=True
+        )
+    files = sorted(corpus.glob("*.txt"))
+    extra_dir = tmp / "extra"
+    count = max(1, round(len(files) * args.added))
+    make = [sys.executable, str(HERE / "make_corpus.py"), str(extra_dir), "--docs", str(count), "--seed", "2"]
+    subprocess.run(make, check=True, stdout=subprocess.DEVNULL)
+    extra = sorted(extra_dir.glob("*.txt"))
+    if {p.name for p in extra} & {p.name for p in files}:
+        raise SystemExit("the added documents' names clash with the corpus's")
+
+    root = tmp / "project"
+    stages = project(root)
+    os.environ["PYTHONPATH"] = str(root / "src")
+    raw = root / "corpus" / "raw"
+    link_files(files, raw)
+    sh(root, "dvc", "add", "-q", "corpus/raw")
+    sh(root, "git", "add", "-A")
+    sh(root, "git", "commit", "-qm", "corpus")
+    first = run_stages(root, stages)
+    sh(root, "git", "add", "-A")
+    sh(root, "git", "commit", "-qm", "first run")
+
+    link_files(extra, raw)
+    step = max(1, len(files) // max(1, args.edited))
+    for path in files[step // 2 :: step][: args.edited]:
+        edit(raw / path.name)
+    sh(root, "dvc", "add", "-q", "corpus/raw")
+    second = run_stages(root, stages)
+    kept = tmp / "second"
+    kept.mkdir()
+    for out in OUTPUTS:
+        shutil.move(root / out, kept / Path(out).name)
+    fresh = run_stages(root, stages, "-f")
+    different = [d for out in OUTPUTS for d in differences(kept / Path(out).name, root / out)]
+
+    print(f"\n{len(files):,} documents, then +{len(extra):,} added and {args.edited} edited; {os.cpu_count()} cores")
+    print(f"{'stage':<12}{'1st s':>8}{'MiB':>7}{'2nd s':>8}{'MiB':>7}{'fresh s':>9}{'MiB':>7}{'2nd/1st':>9}")
+    for stage, (a, ar), (b, br), (c, cr) in zip(stages, first, second, fresh):
+        print(f"{stage:<12}{a:>8.1f}{ar:>7.0f}{b:>8.1f}{br:>7.0f}{c:>9.1f}{cr:>7.0f}{b / a:>9.3f}")
+    total = [sum(t for t, _ in runs) for runs in (first, second, fresh)]
+    print(
+        f"{'all':<12}{total[0]:>8.1f}{'':>7}{total[1]:>8.1f}{'':>7}{total[2]:>9.1f}{'':>7}{total[1] / total[0]:>9.3f}"
+    )
+    print(f"second run / fresh run on the same inputs: {total[1] / total[2]:.3f}")
+    if different:
+        print(f"NOT byte-identical to the fresh run: {len(different)} files, e.g. {different[:5]}")
+        raise SystemExit(1)
+    print("the second run's outputs are byte-identical to the fresh run's")
+    shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
