@@ -18,12 +18,12 @@ import tempfile
 from pathlib import Path
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from broadsheet.core import schema, yamlfile
 from broadsheet.core.errors import BroadsheetError, first_line
 from broadsheet.core.files import sha256_file
 from broadsheet.core.params import SPLITS
+from broadsheet.core.shards import read_parquet
 from broadsheet.publish import layout, manifest
 
 HASH_BATCH_ROWS = 1024
@@ -62,7 +62,7 @@ def check_links(folder: Path) -> list[str]:
 
 def _read(path: Path, problems: list[str]) -> pa.Table | None:
     try:
-        return layout.read_arrow(path, mapped=False) if path.suffix == ".arrow" else pq.read_table(path)
+        return layout.read_arrow(path, mapped=False) if path.suffix == ".arrow" else read_parquet(path)
     except (OSError, pa.ArrowException) as e:
         problems.append(f"{path}: unreadable: {str(e).splitlines()[0]}")
         return None

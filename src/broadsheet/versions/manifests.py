@@ -11,11 +11,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from broadsheet.core import schema, yamlfile
 from broadsheet.core.errors import BroadsheetError, failing_as, first_line
 from broadsheet.core.project import DATASET, PARAMS
+from broadsheet.core.shards import read_parquet
 from broadsheet.publish import layout
 
 
@@ -58,7 +58,7 @@ def _manifest(files: list[tuple[str, object]], where: str) -> tuple[pa.Table, st
 def _parquet(file) -> pa.Table:
     """A small Parquet file read from a Python file object: its bytes first, so that no Arrow thread reads through
     Python (which can abort the interpreter as it exits)."""
-    return pq.read_table(pa.BufferReader(file.read()))
+    return read_parquet(pa.BufferReader(file.read()))
 
 
 OUTCOME_ORDER = ("taken_down", "duplicate", "filtered", "rejected", "skipped")
