@@ -5,14 +5,18 @@ duplicates.parquet   one row per member of a duplicate cluster (schemas/duplicat
                      id, path, kind (kept | exact | near), similarity to the kept document
 metrics.json         documents, clusters, exact and near duplicates, candidate and verified pairs
 provenance.json      toolkit version, code hash and settings of the run (core.provenance)
+keys/part-0000i.parquet  the LSH band keys of every row of normalize shard i, and whether it has words
+pairs.parquet        the Jaccard similarity of every pair of texts (by hash) this run compared
 ```
-Later stages read it only through ``dropped`` and ``provenance``.
+``keys`` and ``pairs.parquet`` are for the next run (``reuse``). Later stages read the folder only through
+``dropped`` and ``provenance``.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -20,17 +24,21 @@ from broadsheet.core import provenance as _provenance
 from broadsheet.core import schema
 from broadsheet.core.errors import BroadsheetError
 from broadsheet.core.files import MARKER, Owner, read_json, write_json
-from broadsheet.core.shards import PARQUET_OPTIONS
+from broadsheet.core.shards import PARQUET_OPTIONS, read_parquet
 
 DUPLICATES = "duplicates.parquet"
 METRICS = "metrics.json"
+KEYS = "keys"
+PAIRS = "pairs.parquet"
+PAIRS_SCHEMA = pa.schema([("a", pa.string(), False), ("b", pa.string(), False), ("similarity", pa.float64(), False)])
+_SETTINGS, _TEXTS = b"broadsheet.settings", b"broadsheet.texts"
 DROP = {"none": set(), "exact": {"exact"}, "near": {"exact", "near"}}
 """What publish leaves out under each ``dedup.drop``: the kinds of cluster member."""
 OWNER = Owner(
     "dedup",
     schema.tag("duplicate"),
     signature=DUPLICATES,
-    names=frozenset({DUPLICATES, METRICS, _provenance.FILE, MARKER}),
+    names=frozenset({DUPLICATES, METRICS, KEYS, PAIRS, _provenance.FILE, MARKER}),
 )
 
 
@@ -40,6 +48,61 @@ def write(folder: Path, decisions: list[dict], metrics: dict, record: dict) -> N
     pq.write_table(table, folder / DUPLICATES, **PARQUET_OPTIONS)
     write_json(folder / METRICS, metrics)
     write_json(folder / _provenance.FILE, record)
+
+
+def key_files(folder: Path) -> list[Path]:
+    return sorted((folder / KEYS).glob("part-*.parquet"))
+
+
+def key_path(folder: Path, index: int) -> Path:
+    return folder / KEYS / f"part-{index:05d}.parquet"
+
+
+def write_keys(
+    folder: Path, index: int, texts: pa.Array, keys: np.ndarray, has_words: np.ndarray, digest: str, settings: str
+):
+    """The band keys (rows x bands) of normalize shard ``index``, by its rows' text hashes ``texts`` (whose
+    reuse.texts_digest is ``digest``)."""
+    keys = np.ascontiguousarray(keys, dtype=np.uint64)
+    width = keys.shape[1] * keys.itemsize
+    column = pa.FixedSizeBinaryArray.from_buffers(pa.binary(width), len(keys), [None, pa.py_buffer(keys.tobytes())])
+    table = pa.table({"text_sha256": texts, "keys": column, "has_words": pa.array(has_words, pa.bool_())})
+    table = table.replace_schema_metadata({_SETTINGS: settings, _TEXTS: digest})
+    pq.write_table(table, key_path(folder, index), **PARQUET_OPTIONS)
+
+
+def key_file_metadata(path: Path) -> dict[str, str]:
+    """The settings fingerprint and texts digest of a key file (read from its footer)."""
+    found = pq.read_schema(path).metadata or {}
+    return {"settings": found.get(_SETTINGS, b"").decode(), "texts": found.get(_TEXTS, b"").decode()}
+
+
+def read_keys(path: Path, bands: int) -> tuple[pa.Array, np.ndarray, np.ndarray] | None:
+    """The text hashes, band keys and words flags of a key file's rows; None if it is not one of ``bands`` keys."""
+    try:
+        table = read_parquet(path)
+    except (OSError, pa.ArrowException):
+        return None
+    if table.schema.names != ["text_sha256", "keys", "has_words"] or any(c.null_count for c in table.columns):
+        return None
+    texts, column = table.column("text_sha256").combine_chunks(), table.column("keys").combine_chunks()
+    if texts.type != pa.string() or column.type != pa.binary(8 * bands) or table.column("has_words").type != pa.bool_():
+        return None
+    rows = table.num_rows
+    keys = np.frombuffer(column.buffers()[1], np.uint64)[column.offset * bands : (column.offset + rows) * bands]
+    return texts, keys.reshape(rows, bands), table.column("has_words").to_numpy()
+
+
+def write_pairs(folder: Path, similarities: dict[tuple[str, str], float], settings: str) -> None:
+    """The similarity of each pair of text hashes, in order."""
+    pairs = sorted(similarities.items())
+    columns = {"a": [a for (a, _), _ in pairs], "b": [b for (_, b), _ in pairs], "similarity": [s for _, s in pairs]}
+    table = pa.table(columns, schema=PAIRS_SCHEMA.with_metadata({_SETTINGS: settings}))
+    pq.write_table(table, folder / PAIRS, **PARQUET_OPTIONS)
+
+
+def settings_of(table_schema: pa.Schema) -> str:
+    return (table_schema.metadata or {}).get(_SETTINGS, b"").decode()
 
 
 def _complete(folder: str | Path) -> Path:
@@ -55,7 +118,7 @@ def dropped(folder: str | Path, drop: str) -> dict[str, dict]:
         return {}
     path = _complete(folder) / DUPLICATES
     try:
-        table = pq.read_table(path)
+        table = read_parquet(path)
     except (OSError, pa.ArrowException) as e:
         raise BroadsheetError(f"{path} is not a readable Parquet file: {e}") from None
     schema.duplicate().check(table)

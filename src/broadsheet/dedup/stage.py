@@ -17,22 +17,22 @@ The output is a table of decisions (format: ``folder``), not a copy of the corpu
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterator
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from broadsheet import engines
 from broadsheet.core import provenance
 from broadsheet.core.display import counted
-from broadsheet.core.files import atomic_dir, check_apart
+from broadsheet.core.files import atomic_dir, check_apart, keep
 from broadsheet.core.params import DedupParams, Params
 from broadsheet.core.progress import Progress
+from broadsheet.core.shards import read_parquet
 from broadsheet.dedup import folder as layout
-from broadsheet.dedup import minhash
+from broadsheet.dedup import minhash, reuse
 from broadsheet.dedup.lsh import UnionFind, candidate_pairs, first_occurrence
 from broadsheet.normalize import folder as normalized_folder
 
@@ -44,88 +44,149 @@ def _permutations(num_perm: int, seed: int) -> minhash.Permutations:
     return minhash.Permutations.make(num_perm, seed)
 
 
+@dataclass(frozen=True)
+class _Shard:
+    """A normalize shard as dedup sees it."""
+
+    path: Path
+    rows: int
+    offset: int
+    """The number of its first row among all rows."""
+    texts: str
+    """reuse.texts_digest of its text hashes."""
+
+
 def _band_key_task(task: tuple[str, np.ndarray, int, int, int, int, int]) -> tuple[np.ndarray, np.ndarray]:
-    """LSH band keys of some rows of one normalize shard, and which have words; the signatures themselves are not kept.
+    """LSH band keys of some rows of one normalize shard, and which of them have words; a text repeated among them
+    is hashed once, and the signatures themselves are not kept.
 
     The worker reads the texts from the shard itself: only the file's path and row numbers are sent to it.
     """
     path, rows, ngram, num_perm, seed, bands, band_rows = task
-    signatures, has_words = minhash.signatures(_read_texts(path, rows), ngram, _permutations(num_perm, seed))
-    return minhash.band_keys(signatures, bands, band_rows), has_words
+    table = read_parquet(path, columns=["text", "text_sha256"])
+    if len(rows) < table.num_rows:
+        table = table.take(pa.array(rows))
+    first = first_occurrence(table.column("text_sha256").combine_chunks())
+    unique = np.flatnonzero(first == np.arange(len(first)))
+    texts = table.column("text").combine_chunks()
+    if len(unique) < len(first):
+        texts = texts.take(pa.array(unique))
+    signatures, has_words = minhash.signatures(texts, ngram, _permutations(num_perm, seed))
+    where = np.searchsorted(unique, first)
+    return minhash.band_keys(signatures, bands, band_rows)[where], has_words[where]
 
 
 def _shingle_task(task: tuple[str, np.ndarray, int]) -> list[np.ndarray]:
     """The shingle sets of some rows of one normalize shard, for the exact Jaccard check."""
     path, rows, ngram = task
-    return minhash.shingle_sets(_read_texts(path, rows), ngram)
-
-
-def _read_texts(path: str, rows: np.ndarray) -> pa.Array:
-    texts = pq.read_table(path, columns=["text"]).column(0)
+    texts = read_parquet(path, columns=["text"]).column(0)
     if len(rows) < len(texts):
         texts = texts.take(pa.array(rows))
-    return texts.combine_chunks()
+    return minhash.shingle_sets(texts.combine_chunks(), ngram)
 
 
-def _file_rows(paths: list[Path], wanted: np.ndarray) -> Iterator[tuple[Path, np.ndarray, int]]:
-    """(shard, row numbers within it, its first row's number) of the rows in ``wanted`` (a boolean mask over all
-    rows), shard by shard."""
-    offset = 0
-    for path in paths:
-        count = pq.ParquetFile(path).metadata.num_rows
-        if len(rows := np.flatnonzero(wanted[offset : offset + count])):
-            yield path, rows, offset
-        offset += count
+def _band_keys(
+    ordered, shards: list[_Shard], hashes: pa.Array, previous: reuse.Previous, folder: Path, params: DedupParams, bar
+):
+    """The LSH band keys (rows x bands) of every row, and which rows have words.
 
-
-def _band_keys(ordered, paths: list[Path], reps: np.ndarray, params: DedupParams, progress: bool):
-    """LSH band keys (rows x bands) of the rows in ``reps`` (a mask), in row order, computed by ``ordered`` (the
-    workers), and which of them have words. Only the keys are kept, not the signatures."""
-    count = int(reps.sum())
+    A shard of the same texts as one of the previous output takes that shard's; a row of another shard takes those
+    of its text where a previous shard no unchanged one took held it; the rest are computed by ``ordered`` (the
+    workers). Each shard's go into ``folder`` as they come.
+    """
+    count = sum(shard.rows for shard in shards)
     keys = np.zeros((count, params.bands), np.uint64)
     has_words = np.zeros(count, bool)
-    tasks = (
-        (str(path), rows, params.ngram, params.num_perm, params.seed, params.bands, params.rows)
-        for path, rows, _ in _file_rows(paths, reps)
-    )
-    filled = 0
-    with Progress(STAGE, "doc", total=count, enabled=progress) as bar:
-        for block_keys, block_words in ordered(_band_key_task, tasks):
-            keys[filled : filled + len(block_keys)] = block_keys
-            has_words[filled : filled + len(block_keys)] = block_words
-            filled += len(block_keys)
-            bar.update(len(block_keys))
+    settings = reuse.fingerprint(params)
+    (folder / layout.KEYS).mkdir()
+    changed, taken_files = [], set()
+    for index, shard in enumerate(shards):
+        found = previous.keys.get(shard.texts)
+        taken = layout.read_keys(found, params.bands) if found else None
+        if taken is None or len(taken[0]) != shard.rows:
+            changed.append(index)
+            continue
+        rows = slice(shard.offset, shard.offset + shard.rows)
+        _, keys[rows], has_words[rows] = taken
+        keep(found, layout.key_path(folder, index))
+        taken_files.add(found)
+        bar.update(shard.rows)
+    known = _keys_by_text([path for path in previous.key_files if path not in taken_files], params.bands)
+    computed = []
+    for index in changed:
+        shard = shards[index]
+        shard_hashes = hashes.slice(shard.offset, shard.rows).to_pylist()
+        missing = []
+        for row, text in enumerate(shard_hashes):
+            if (where := known.get(text)) is None:
+                missing.append(row)
+            else:
+                keys[shard.offset + row], has_words[shard.offset + row] = where
+        computed.append((index, np.array(missing, np.int64)))
+    arguments = (params.ngram, params.num_perm, params.seed, params.bands, params.rows)
+    tasks = ((str(shards[index].path), missing, *arguments) for index, missing in computed if len(missing))
+    results = ordered(_band_key_task, tasks)
+    for index, missing in computed:
+        shard = shards[index]
+        if len(missing):
+            keys[shard.offset + missing], has_words[shard.offset + missing] = next(results)
+        rows = slice(shard.offset, shard.offset + shard.rows)
+        layout.write_keys(
+            folder, index, hashes.slice(shard.offset, shard.rows), keys[rows], has_words[rows], shard.texts, settings
+        )
+        bar.update(shard.rows)
     return keys, has_words
 
 
-def _verified_pairs(
-    ordered,
-    paths: list[Path],
-    n: int,
-    rep_rows: np.ndarray,
-    keys: np.ndarray,
-    has_words: np.ndarray,
-    params: DedupParams,
-):
-    """Candidate pairs from LSH whose exact Jaccard reaches the threshold, and the shingle sets that were read
-    (by ``ordered``, the workers)."""
-    rows = rep_rows[has_words]  # texts without words are never near duplicates
-    pairs = sorted((int(rows[a]), int(rows[b])) for a, b in candidate_pairs(keys[has_words]))
-    involved = np.zeros(n, bool)
+def _keys_by_text(paths: list[Path], bands: int) -> dict[str, tuple[np.ndarray, bool]]:
+    """Text hash -> (band keys, has words) of every row of the key files ``paths``."""
+    found = {}
+    for path in paths:
+        if (read := layout.read_keys(path, bands)) is not None:
+            texts, keys, words = read
+            found.update(zip(texts.to_pylist(), zip(keys, words.tolist())))
+    return found
+
+
+def _similarities(ordered, shards: list[_Shard], hashes: pa.Array, pairs, known: dict, ngram: int) -> dict:
+    """The Jaccard similarity of each pair of rows (a < b): ``known`` (by the texts' hashes) where it is there,
+    else computed from the shingle sets the workers read of the rows it lacks."""
+    found, missing = {}, []
     for a, b in pairs:
-        involved[a] = involved[b] = True
-    shards = list(_file_rows(paths, involved))
+        if (similarity := known.get(_text_pair(hashes, a, b))) is not None:
+            found[a, b] = similarity
+        else:
+            missing.append((a, b))
     sets: dict[int, np.ndarray] = {}
-    tasks = ((str(path), rows, params.ngram) for path, rows, _ in shards)
-    for (_, rows, offset), shard_sets in zip(shards, ordered(_shingle_task, tasks)):
-        sets.update(zip((rows + offset).tolist(), shard_sets))
-    verified = [(a, b) for a, b in pairs if minhash.jaccard(sets[a], sets[b]) >= params.threshold]
-    return verified, sets, len(pairs)
+    if missing:
+        wanted = np.unique(np.array(missing, np.int64))
+        shard_of = np.searchsorted([shard.offset for shard in shards], wanted, side="right") - 1
+        cuts = np.flatnonzero(np.diff(shard_of)) + 1
+        groups = [(shards[i], rows) for i, rows in zip(shard_of[np.r_[0, cuts]], np.split(wanted, cuts))]
+        tasks = ((str(shard.path), rows - shard.offset, ngram) for shard, rows in groups)
+        for (_, rows), shard_sets in zip(groups, ordered(_shingle_task, tasks)):
+            sets.update(zip(rows.tolist(), shard_sets))
+    found.update({(a, b): minhash.jaccard(sets[a], sets[b]) for a, b in missing})
+    return found
 
 
-def _decisions(
-    ids: pa.Array, doc_paths: pa.Array, exact_rep: np.ndarray, clusters: UnionFind, sets: dict
-) -> list[dict]:
+def _text_pair(hashes: pa.Array, a: int, b: int) -> tuple[str, str]:
+    """The hashes of rows ``a`` and ``b``, in order: a pair of texts as ``pairs.parquet`` names it."""
+    first, second = hashes[a].as_py(), hashes[b].as_py()
+    return (first, second) if first <= second else (second, first)
+
+
+def _near_pairs(clusters: UnionFind, exact_rep: np.ndarray) -> set[tuple[int, int]]:
+    """(representative, its cluster's kept representative), in order, of every near member of a cluster."""
+    pairs = set()
+    for row in clusters.parent:
+        rep, kept_rep = int(exact_rep[row]), int(exact_rep[clusters.find(row)])
+        if rep != kept_rep:
+            pairs.add((min(rep, kept_rep), max(rep, kept_rep)))
+    return pairs
+
+
+def _decisions(ids: pa.Array, doc_paths: pa.Array, exact_rep: np.ndarray, clusters: UnionFind, similar: dict):
     members: dict[int, list[int]] = defaultdict(list)
     for row in clusters.parent:
         members[clusters.find(row)].append(row)
@@ -139,7 +200,7 @@ def _decisions(
             elif rep == kept_rep:
                 kind, similarity = "exact", 1.0
             else:
-                kind, similarity = "near", minhash.jaccard(sets[rep], sets[kept_rep])
+                kind, similarity = "near", similar[min(rep, kept_rep), max(rep, kept_rep)]
             decisions.append(
                 {
                     "cluster": ids[kept].as_py(),
@@ -153,36 +214,50 @@ def _decisions(
 
 
 def run(
-    normalized: str | Path, out: str | Path, params: Params | None = None, *, progress: bool = True, force: bool = False
+    normalized: str | Path,
+    out: str | Path,
+    params: Params | None = None,
+    *,
+    progress: bool = True,
+    fresh: bool = False,
+    force: bool = False,
 ) -> dict:
     """Find duplicate clusters in the normalize output ``normalized``; write the decisions and metrics into ``out``
-    (replaced only if broadsheet dedup wrote it, unless ``force``)."""
+    (replaced only if broadsheet dedup wrote it, unless ``force``). The band keys and similarities the previous
+    ``out`` holds are taken from it where their texts did not change, unless ``fresh``."""
     params = params or Params()
     paths = normalized_folder.shards(normalized)
     check_apart(out, [normalized])
+    previous = reuse.Previous(None if fresh else out, reuse.fingerprint(params.dedup))
     with atomic_dir(out, layout.OWNER, force) as folder:
-        decisions, metrics = _find(paths, params, progress)
+        decisions, metrics = _find(paths, params, previous, folder, progress)
         layout.write(folder, decisions, metrics, provenance.record(STAGE, params))
     return metrics
 
 
-def _find(paths: list[Path], params: Params, progress: bool) -> tuple[list[dict], dict]:
-    """The decisions (a row per member of a duplicate cluster) and the metrics of the normalized shards ``paths``."""
+def _find(paths: list[Path], params: Params, previous: reuse.Previous, folder: Path, progress: bool):
+    """The decisions (a row per member of a duplicate cluster) and the metrics of the normalized shards ``paths``;
+    the band keys and the similarities compared go into ``folder`` for the next run."""
+    dedup = params.dedup
     with engines.pool(params.compute) as ordered:  # started first: the workers start while the columns are read
-        ids, doc_paths, hashes = _columns(paths)
+        shards, ids, doc_paths, hashes = _columns(paths)
         exact_rep = first_occurrence(hashes)
-        reps = exact_rep == np.arange(len(ids))
-        keys, has_words = _band_keys(ordered, paths, reps, params.dedup, progress)
-        verified, sets, candidates = _verified_pairs(
-            ordered, paths, len(ids), np.flatnonzero(reps), keys, has_words, params.dedup
-        )
-
-    clusters = UnionFind()
-    for a, b in verified:
-        clusters.union(a, b)
-    for row in np.flatnonzero(~reps):
-        clusters.union(int(row), int(exact_rep[row]))
-    decisions = _decisions(ids, doc_paths, exact_rep, clusters, sets)
+        with Progress(STAGE, "doc", total=len(ids), enabled=progress) as bar:
+            keys, has_words = _band_keys(ordered, shards, hashes, previous, folder, dedup, bar)
+        rows = np.flatnonzero((exact_rep == np.arange(len(ids))) & has_words)  # texts without words are never near
+        pairs = sorted((int(rows[a]), int(rows[b])) for a, b in candidate_pairs(keys[rows]))
+        del keys
+        similar = _similarities(ordered, shards, hashes, pairs, previous.similarities, dedup.ngram)
+        verified = [pair for pair in pairs if similar[pair] >= dedup.threshold]
+        clusters = UnionFind()
+        for a, b in verified:
+            clusters.union(a, b)
+        for row in np.flatnonzero(exact_rep != np.arange(len(ids))):
+            clusters.union(int(row), int(exact_rep[row]))
+        near = sorted(_near_pairs(clusters, exact_rep) - similar.keys())
+        similar.update(_similarities(ordered, shards, hashes, near, previous.similarities, dedup.ngram))
+    decisions = _decisions(ids, doc_paths, exact_rep, clusters, similar)
+    layout.write_pairs(folder, {_text_pair(hashes, a, b): s for (a, b), s in similar.items()}, reuse.fingerprint(dedup))
 
     kinds = [d["kind"] for d in decisions]
     metrics = {
@@ -190,22 +265,26 @@ def _find(paths: list[Path], params: Params, progress: bool) -> tuple[list[dict]
         "clusters": kinds.count("kept"),
         "exact_duplicates": kinds.count("exact"),
         "near_duplicates": kinds.count("near"),
-        "candidate_pairs": candidates,
+        "candidate_pairs": len(pairs),
         "verified_pairs": len(verified),
     }
     return decisions, metrics
 
 
-def _columns(paths: list[Path]) -> tuple[pa.Array, pa.Array, pa.Array]:
-    """The ids, source paths and text hashes of every row, in order, as Arrow arrays (smaller than Python lists)."""
-    # ("source.path" reads as a column named path.)
-    tables = [pq.read_table(p, columns=["id", "text_sha256", "source.path"]) for p in paths]
+def _columns(paths: list[Path]) -> tuple[list[_Shard], pa.Array, pa.Array, pa.Array]:
+    """The shards, and the ids, source paths and text hashes of every row in order, as Arrow arrays (smaller than
+    Python lists)."""
+    tables = [read_parquet(p, columns=["id", "text_sha256", "source.path"]).flatten() for p in paths]
+    shards, offset = [], 0
+    for path, table in zip(paths, tables):
+        shards.append(_Shard(path, table.num_rows, offset, reuse.texts_digest(table.column("text_sha256"))))
+        offset += table.num_rows
 
     def column(name: str) -> pa.Array:
         chunks = [chunk for table in tables for chunk in table.column(name).chunks]
         return pa.concat_arrays(chunks) if chunks else pa.array([], pa.string())
 
-    return column("id"), column("path"), column("text_sha256")
+    return shards, column("id"), column("source.path"), column("text_sha256")
 
 
 def summary(metrics: dict) -> str:
