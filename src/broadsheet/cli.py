@@ -171,13 +171,15 @@ def normalize(src, out, workers, engine, fresh, takedowns_path, force, params_pa
 @metrics_option
 @quiet_option
 @json_option
+@click.option("--fresh", is_flag=True, help="Compute every band key and similarity again instead of reusing OUT's.")
 @pin_option
-def dedup_command(normalized, out, workers, engine, force, params_path, metrics_path, quiet, as_json):
+def dedup_command(normalized, out, workers, engine, fresh, force, params_path, metrics_path, quiet, as_json):
     """Find exact and near-duplicate clusters; write the decisions (duplicates.parquet), not a copy."""
     from broadsheet.dedup.stage import run, summary
 
     started = time.monotonic()
-    metrics = run(normalized, out, _params(params_path, workers, engine), progress=not quiet, force=force)
+    params = _params(params_path, workers, engine)
+    metrics = run(normalized, out, params, progress=not quiet, fresh=fresh, force=force)
     _report(summary(metrics), metrics, metrics_path, quiet, as_json, started)
 
 
@@ -214,13 +216,14 @@ def _params(path: str | None, workers: int | None = None, engine: str | None = N
 @click.option(
     "--plots", "plots_dir", type=click.Path(file_okay=False), default=None, help="Also copy the plot data here."
 )
+@click.option("--fresh", is_flag=True, help="Encode every shard again instead of reusing unchanged ones from OUT.")
 @params_option
 @metrics_option
 @quiet_option
 @json_option
 @pin_option
 def publish_command(
-    normalized, out, force, duplicates, changelog, plots_dir, params_path, metrics_path, quiet, as_json
+    normalized, out, force, duplicates, changelog, plots_dir, fresh, params_path, metrics_path, quiet, as_json
 ):
     """Write the save_to_disk layout of a train/validation/test DatasetDict, its manifest, card and Croissant file."""
     from broadsheet.publish import layout
@@ -230,7 +233,7 @@ def publish_command(
     inputs = Inputs(normalized, duplicates, changelog)
     if plots_dir:
         check_apart(plots_dir, [normalized, out, *([duplicates] if duplicates else [])])
-    metrics = run(inputs, out, _params(params_path), progress=not quiet, force=force)
+    metrics = run(inputs, out, _params(params_path), progress=not quiet, fresh=fresh, force=force)
     if plots_dir:
         _copy_folder(Path(out) / layout.PLOTS, plots_dir)
     _report(summary(metrics), metrics, metrics_path, quiet, as_json, started)

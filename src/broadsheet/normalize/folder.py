@@ -24,7 +24,7 @@ from broadsheet.core import provenance as _provenance
 from broadsheet.core import schema
 from broadsheet.core.errors import BroadsheetError
 from broadsheet.core.files import MARKER, Owner, read_json
-from broadsheet.core.shards import PARQUET_OPTIONS
+from broadsheet.core.shards import PARQUET_OPTIONS, read_parquet
 
 DATA = "data"
 REJECTS = "rejects.parquet"
@@ -91,11 +91,31 @@ def table(folder: str | Path, name: str) -> pa.Table:
     if not path.is_file():
         return expected.arrow.empty_table()
     try:
-        found = pq.read_table(path)
+        found = read_parquet(path)
     except (OSError, pa.ArrowException) as e:
         raise BroadsheetError(f"{path} is not a readable Parquet file: {str(e)[:200]}") from None
     expected.check(found)
     return found
+
+
+def identities(paths: list[Path]) -> tuple[pa.Array, pa.Array, pa.Array]:
+    """The id, source path and raw sha256 of every row of the shards ``paths``, in order: what a record is a
+    function of, with the fingerprint."""
+    tables = [read_parquet(p, columns=["id", "source.path", "source.raw_sha256"]).flatten() for p in paths]
+    empty = pa.array([], pa.string())
+    columns = ("id", "source.path", "source.raw_sha256")
+    return tuple(
+        pa.concat_arrays([c for t in tables for c in t.column(name).chunks]) if tables else empty for name in columns
+    )
+
+
+def fingerprint(folder: str | Path) -> str:
+    """The normaliser's fingerprint (``reuse.fingerprint``) of a complete normalize output; "" if its index
+    has none."""
+    try:
+        return str(read_json(_complete(folder) / INDEX).get("fingerprint", ""))
+    except (BroadsheetError, AttributeError):
+        return ""
 
 
 def metrics(folder: str | Path) -> dict:

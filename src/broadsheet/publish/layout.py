@@ -12,6 +12,7 @@ README.md                              the dataset card
 croissant.json                         MLCommons Croissant description of the Parquet export
 metrics.json                           the accounting and corpus statistics
 plots/                                 the plot data dvc plots renders
+shards.json                            every shard's key and files' sha256, for the next run (publish.reuse)
 provenance.json                        toolkit version, code hash and settings of this stage and those before it
 ```
 """
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from functools import partial
 from pathlib import Path
 
 import pyarrow as pa
@@ -27,10 +29,11 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from broadsheet.core import provenance, schema
-from broadsheet.core.files import MARKER, Owner, sha256_file, write_json
+from broadsheet.core.errors import BroadsheetError
+from broadsheet.core.files import MARKER, Owner, keep, read_json, sha256_file, write_json
 from broadsheet.core.params import SPLITS, PublishParams
-from broadsheet.core.shards import PARQUET_OPTIONS, ShardWriter, parquet_writer
-from broadsheet.publish import manifest
+from broadsheet.core.shards import PARQUET_OPTIONS, ShardWriter, parquet_writer, read_parquet
+from broadsheet.publish import manifest, reuse
 
 DATASET_DICT = "dataset_dict.json"
 STATE = "state.json"
@@ -46,12 +49,14 @@ HUB_PARQUET = {"use_content_defined_chunking": True}
 CDC), so that an edit or an appended row moves few page boundaries and Xet-style storage deduplicates the rest."""
 OUTCOMES = "outcomes.parquet"
 TAKEDOWNS = "takedowns.parquet"
+INDEX = "shards.json"
+"""The key and the files' sha256 of every shard, for reuse by the next run (``reuse``)."""
 OWNER = Owner(
     "publish",
     schema.tag("document"),
     signature=DATASET_DICT,
     names=frozenset(
-        {DATASET_DICT, *SPLITS, EXPORT, MANIFEST, OUTCOMES, TAKEDOWNS, CARD, CROISSANT, METRICS, PLOTS}
+        {DATASET_DICT, *SPLITS, EXPORT, MANIFEST, OUTCOMES, TAKEDOWNS, CARD, CROISSANT, METRICS, PLOTS, INDEX}
         | {provenance.FILE, MARKER}
     ),
 )
@@ -76,7 +81,7 @@ def manifest_files(folder: Path) -> list[Path]:
 
 def read_manifest(folder: Path) -> pa.Table:
     """The manifest of a published folder, whole (a few dozen bytes a document)."""
-    return pa.concat_tables([pq.read_table(p) for p in manifest_files(folder)]).replace_schema_metadata(None)
+    return pa.concat_tables([read_parquet(p) for p in manifest_files(folder)]).replace_schema_metadata(None)
 
 
 def read_arrow(path: Path, mapped: bool = True) -> pa.Table:
@@ -102,41 +107,74 @@ def hf_schema(doc: schema.Schema, features) -> pa.Schema:
     return doc.arrow.with_metadata({**doc.arrow.metadata, b"huggingface": hf.encode()})
 
 
-def _split_writer(folder: Path, export: Path, split: str, arrow_schema: pa.Schema):
-    """Shard i of a split: ``folder/part-i.arrow`` for ``load_from_disk``, and the same rows as
-    ``export/{split}-part-i.parquet`` for the Hub's layout; both renamed once the count is known."""
-
-    def write(table: pa.Table, index: int) -> Path:
-        table = table.replace_schema_metadata(arrow_schema.metadata)
-        path = folder / f"part-{index:05d}.arrow"
-        with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_stream(sink, arrow_schema) as stream:
-            # A stream with no batch loads as a column of zero chunks, which ``datasets`` cannot cast.
-            stream.write_batch(
-                table.to_batches()[0] if table.num_rows else pa.RecordBatch.from_pylist([], arrow_schema)
-            )
-        # Content-defined pages: a new version shares most of its bytes with the last (the Hub stores chunks once).
-        pq.write_table(table, export / f"{split}-part-{index:05d}.parquet", **PARQUET_OPTIONS, **HUB_PARQUET)
-        return path
-
-    return write
+def shard_files(folder: Path, split: str, position: int, count: int) -> tuple[Path, Path]:
+    """Shard ``position`` of the ``count`` of a split: its Arrow file and its Parquet copy."""
+    name = f"{position:05d}-of-{count:05d}"
+    return folder / split / f"data-{name}.arrow", folder / EXPORT / f"{split}-{name}.parquet"
 
 
-def _finish_split(folder: Path, export: Path, split: str, writer: ShardWriter, arrow_schema: pa.Schema):
+class _SplitWriter:
+    """Shard i of a split: ``folder/split/part-i.arrow`` for ``load_from_disk``, and the same rows as
+    ``folder/data/{split}-part-i.parquet`` for the Hub's layout, both renamed once the count is known; taken from
+    the previous output when it holds a shard of the same key."""
+
+    def __init__(self, folder: Path, split: str, arrow_schema: pa.Schema, previous: reuse.Previous, fingerprint: str):
+        self.folder, self.split, self.arrow_schema = folder, split, arrow_schema
+        self.previous, self.fingerprint = previous, fingerprint
+        self.index: list[dict] = []
+        """Per shard: its key and its files' sha256."""
+
+    def parts(self, index: int) -> tuple[Path, Path]:
+        return (
+            self.folder / self.split / f"part-{index:05d}.arrow",
+            self.folder / EXPORT / f"{self.split}-part-{index:05d}.parquet",
+        )
+
+    def __call__(self, table: pa.Table, index: int) -> Path:
+        table = _compact(table).replace_schema_metadata(self.arrow_schema.metadata)
+        arrow, parquet = self.parts(index)
+        key = reuse.shard_key(self.fingerprint, table)
+        files = self.previous.shards.get(key)
+        if files is not None and files.intact():
+            keep(files.arrow, arrow)
+            keep(files.parquet, parquet)
+            sha256 = files.sha256
+        else:
+            with pa.OSFile(str(arrow), "wb") as sink, pa.ipc.new_stream(sink, self.arrow_schema) as stream:
+                # A stream with no batch loads as a column of zero chunks, which ``datasets`` cannot cast.
+                stream.write_batch(
+                    table.to_batches()[0] if table.num_rows else pa.RecordBatch.from_pylist([], self.arrow_schema)
+                )
+            # Content-defined pages: a new version shares most of its bytes with the last (the Hub stores chunks once).
+            pq.write_table(table, parquet, **PARQUET_OPTIONS, **HUB_PARQUET)
+            sha256 = (sha256_file(arrow), sha256_file(parquet))
+        self.index.append({"key": key, "arrow_sha256": sha256[0], "parquet_sha256": sha256[1]})
+        return arrow
+
+
+def _compact(table: pa.Table) -> pa.Table:
+    """The table in buffers of its own, exactly sized: an Arrow file's bytes are then those of its rows alone,
+    whatever batches they were cut from (a slice writes its parent's validity bytes)."""
+    columns = [pa.concat_arrays(c.chunks) if c.num_chunks else pa.array([], c.type) for c in table.columns]
+    return pa.Table.from_arrays(columns, schema=table.schema)
+
+
+def _finish_split(folder: Path, split: str, writer: ShardWriter):
     """Close the split's shards (one empty shard for an empty split: ``datasets`` cannot load zero files), name them
     ``data-0000i-of-0000N.arrow`` and ``data/{split}-0000i-of-0000N.parquet``; return the Arrow files and row counts."""
     parts, lengths = writer.close(), writer.lengths
     if not parts:
-        parts, lengths = [writer.write(arrow_schema.empty_table(), 0)], [0]
+        parts, lengths = [writer.write(writer.write.arrow_schema.empty_table(), 0)], [0]
     final = []
     for i, part in enumerate(parts):
-        name = f"{i:05d}-of-{len(parts):05d}"
-        final.append(part.rename(folder / f"data-{name}.arrow"))
-        (export / f"{split}-part-{i:05d}.parquet").rename(export / f"{split}-{name}.parquet")
+        arrow, parquet = shard_files(folder, split, i, len(parts))
+        final.append(part.rename(arrow))
+        writer.write.parts(i)[1].rename(parquet)
     return final, lengths
 
 
-def _state(split: str, files: list[Path]) -> dict:
-    digest = hashlib.sha256("".join(sha256_file(p) for p in files).encode()).hexdigest()
+def _state(split: str, files: list[Path], sha256s: list[str]) -> dict:
+    digest = hashlib.sha256("".join(sha256s).encode()).hexdigest()
     return {
         "_data_files": [{"filename": p.name} for p in files],
         "_fingerprint": digest[:16],
@@ -159,17 +197,17 @@ def _split_info(name: str, files: list[Path], lengths: list[int]):
 class Writers:
     """The content-defined shard writers of the three splits and of the manifest."""
 
-    def __init__(self, folder: Path, params: PublishParams, arrow_schema: pa.Schema):
+    def __init__(
+        self, folder: Path, params: PublishParams, arrow_schema: pa.Schema, previous: reuse.Previous, fingerprint: str
+    ):
         doc = schema.document()
-        self.folder, self.arrow_schema = folder, arrow_schema
-        self.export = folder / EXPORT
-        self.export.mkdir()
+        self.folder, self.fingerprint = folder, fingerprint
+        (folder / EXPORT).mkdir()
         self.splits = {}
         for split in SPLITS:
             (folder / split).mkdir()
-            self.splits[split] = ShardWriter(
-                doc, params.shard_rows, _split_writer(folder / split, self.export, split, arrow_schema)
-            )
+            write = _SplitWriter(folder, split, arrow_schema, previous, fingerprint)
+            self.splits[split] = ShardWriter(doc, params.shard_rows, write)
         (folder / MANIFEST).mkdir()
         document_schema = {"broadsheet.document_schema": doc.arrow.metadata[b"broadsheet.schema"].decode()}
         self.manifest = ShardWriter(
@@ -178,22 +216,38 @@ class Writers:
             parquet_writer(folder / MANIFEST, document_schema),
         )
 
-    def add(self, batch: pa.RecordBatch, assigned: pa.Array) -> None:
-        self.manifest.add(manifest.batch(batch, assigned))
+    def add(self, batch: pa.RecordBatch, assigned: pa.Array, known: pa.Array) -> None:
+        """Records, their splits, and their content hashes where already known (null elsewhere)."""
+        self.manifest.add(manifest.batch(batch, assigned, known))
         for split, writer in self.splits.items():
             part = batch.filter(pc.equal(assigned, split))
             if part.num_rows:
                 writer.add(part)
 
     def close(self):
-        """Finish every shard and write each split's state.json; return the SplitDict."""
+        """Finish every shard, write each split's state.json and the index; return the SplitDict and the sha256 of
+        each split's Parquet files."""
         from datasets import SplitDict
 
         if not self.manifest.close():  # an empty corpus still has a manifest to diff against
             self.manifest.write(schema.manifest().arrow.empty_table(), 0)
-        split_dict = SplitDict()
+        split_dict, exports, index = SplitDict(), {}, {}
         for split, writer in self.splits.items():
-            files, lengths = _finish_split(self.folder / split, self.export, split, writer, self.arrow_schema)
+            files, lengths = _finish_split(self.folder, split, writer)
             split_dict.add(_split_info(split, files, lengths))
-            write_json(self.folder / split / STATE, _state(split, files))
-        return split_dict
+            shards = index[split] = writer.write.index
+            write_json(self.folder / split / STATE, _state(split, files, [s["arrow_sha256"] for s in shards]))
+            exports[split] = [s["parquet_sha256"] for s in shards]
+        write_json(self.folder / INDEX, {"fingerprint": self.fingerprint, "splits": index})
+        return split_dict, exports
+
+
+def previous(folder: Path, fingerprint: str) -> reuse.Previous:
+    """What the published ``folder`` of an earlier run holds for this one (``reuse``)."""
+    index = None
+    if OWNER.wrote(folder) and (folder / INDEX).is_file():
+        try:
+            index = read_json(folder / INDEX)
+        except BroadsheetError:
+            pass
+    return reuse.Previous(index, partial(shard_files, folder), partial(read_manifest, folder), fingerprint)

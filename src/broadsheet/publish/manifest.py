@@ -28,15 +28,20 @@ def content_sha256(row: dict) -> str:
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 
 
-def batch(records: pa.RecordBatch, assigned: pa.Array) -> pa.RecordBatch:
-    """The manifest rows of a batch of records, ``assigned`` being each record's split."""
+def batch(records: pa.RecordBatch, assigned: pa.Array, known: pa.Array) -> pa.RecordBatch:
+    """The manifest rows of a batch of records, ``assigned`` being each record's split and ``known`` the content
+    hashes already known (null where not: those are computed)."""
     source = records.column("source")
-    content = records.select(list(CONTENT_FIELDS + ADDED_FIELDS)).to_pylist()
+    hashes = known.to_pylist()
+    if missing := [i for i, known_hash in enumerate(hashes) if known_hash is None]:
+        content = records.select(list(CONTENT_FIELDS + ADDED_FIELDS)).take(pa.array(missing)).to_pylist()
+        for i, row in zip(missing, content):
+            hashes[i] = content_sha256(row)
     columns = {
         "id": records.column("id"),
         "split": assigned,
         "text_sha256": records.column("text_sha256"),
-        "content_sha256": pa.array([content_sha256(row) for row in content], pa.string()),
+        "content_sha256": pa.array(hashes, pa.string()),
         "path": pc.struct_field(source, "path"),
         "raw_sha256": pc.struct_field(source, "raw_sha256"),
     }

@@ -15,18 +15,19 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from broadsheet.core import provenance, schema
 from broadsheet.core.display import counted
 from broadsheet.core.errors import BroadsheetError
-from broadsheet.core.files import atomic_dir, check_apart, read_json, sha256_file, write_json
+from broadsheet.core.files import atomic_dir, check_apart, read_json, write_json
 from broadsheet.core.params import SPLITS, Params, PublishParams
 from broadsheet.core.progress import Progress
 from broadsheet.core.shards import PARQUET_OPTIONS
 from broadsheet.dedup import folder as dedup_folder
 from broadsheet.normalize import folder as normalized_folder
-from broadsheet.publish import card, changelog, croissant, layout, manifest, outcomes
+from broadsheet.publish import card, changelog, croissant, layout, manifest, outcomes, reuse
 from broadsheet.publish.splits import split_of
 from broadsheet.publish.stats import Stats, write_plots
 
@@ -50,10 +51,12 @@ def run(
     params: Params | None = None,
     *,
     progress: bool = True,
+    fresh: bool = False,
     force: bool = False,
 ) -> dict:
     """Publish ``inputs`` (or just a normalize output) into ``out``; return the metrics (also in its metrics.json).
 
+    Shards whose rows did not change are taken from the previous ``out`` unless ``fresh``.
     ``out`` is replaced only if broadsheet publish wrote it, unless ``force``."""
     params = params or Params()
     inputs = inputs if isinstance(inputs, Inputs) else Inputs(inputs)
@@ -68,8 +71,16 @@ def run(
         upstream.append(dedup_folder.provenance(inputs.duplicates))
     record = {**provenance.record(STAGE, params), "upstream": upstream}
     doc = schema.document()
+    normalizer = normalized_folder.fingerprint(inputs.normalized)
+    fingerprint = reuse.fingerprint(normalizer)
+    # Without the normaliser's fingerprint a row's source does not decide it: nothing can be taken.
+    reusable = normalizer and not fresh
+    previous = layout.previous(Path(out), fingerprint) if reusable else reuse.Previous(None, None, None, fingerprint)
     with atomic_dir(out, layout.OWNER, force) as folder:
-        split_dict, stats, left_out = _write_splits(folder, paths, dropped, params.publish, doc, progress)
+        writers = layout.Writers(folder, params.publish, layout.hf_schema(doc, doc.features()), previous, fingerprint)
+        split_dict, exported, stats, left_out = _write_splits(
+            writers, paths, dropped, previous, params.publish, progress
+        )
         info = _dataset_info(split_dict, params.publish, doc)
         _write_dataset_info(folder, info)
         accounting = _accounting(normalized_folder.metrics(inputs.normalized), split_dict.total_num_examples, left_out)
@@ -82,7 +93,10 @@ def run(
         }
         write_json(folder / layout.METRICS, metrics)
         exports = {
-            split: [(p.relative_to(folder), sha256_file(p)) for p in layout.parquet_files(folder, split)]
+            split: [
+                (p.relative_to(folder), sha256)
+                for p, sha256 in zip(layout.parquet_files(folder, split), exported[split])
+            ]
             for split in SPLITS
         }
         write_json(
@@ -100,26 +114,31 @@ def run(
     return metrics
 
 
-def _write_splits(
-    folder: Path, paths: list[Path], dropped: dict, params: PublishParams, doc: schema.Schema, progress: bool
-):
-    """Every record not ``dropped`` into its split's shards and the manifest; the SplitDict, Stats, and how many
+def _write_splits(writers: layout.Writers, paths: list[Path], dropped: dict, previous, params: PublishParams, progress):
+    """Every record not ``dropped`` into its split's shards and the manifest (content hashes the ``previous``
+    output holds are not computed again); the SplitDict, the sha256s of the Parquet files, Stats, and how many
     were left out."""
-    writers = layout.Writers(folder, params, layout.hf_schema(doc, doc.features()))
-    stats, left_out = Stats(), 0
+    doc = schema.document()
+    identities = normalized_folder.identities(paths)
+    known = previous.content_hashes(*identities)
+    stats, left_out, offset = Stats(), 0, 0
     with Progress(STAGE, "shard", total=len(paths), enabled=progress) as bar:
         for path in paths:
             for batch in pq.ParquetFile(path).iter_batches(batch_size=READ_BATCH_ROWS):
                 batch = pa.RecordBatch.from_arrays(batch.columns, schema=doc.arrow)
+                hashes = known.slice(offset, batch.num_rows)
+                offset += batch.num_rows
                 ids = batch.column("id").to_pylist()
                 if dropped:
-                    keep = [i not in dropped for i in ids]
-                    left_out += keep.count(False)
-                    batch, ids = batch.filter(pa.array(keep)), [i for i, k in zip(ids, keep) if k]
-                writers.add(batch, pa.array([split_of(i, params.splits) for i in ids], pa.string()))
+                    keep = pa.array([i not in dropped for i in ids])
+                    left_out += len(ids) - pc.sum(keep).as_py()
+                    batch, hashes = batch.filter(keep), hashes.filter(keep)
+                    ids = batch.column("id").to_pylist()
+                writers.add(batch, pa.array([split_of(i, params.splits) for i in ids], pa.string()), hashes)
                 stats.add(batch)
             bar.update(1)
-    return writers.close(), stats, left_out
+    split_dict, exported = writers.close()
+    return split_dict, exported, stats, left_out
 
 
 def _dataset_info(split_dict, params: PublishParams, doc: schema.Schema):

@@ -43,14 +43,14 @@ _STAGES = {
     "dedup": {
         "cmd": f"broadsheet dedup {NORMALIZED} --out {DEDUP} --params {PARAMS} --metrics metrics/dedup.json",
         "inputs": [NORMALIZED],
-        "out": DEDUP,
+        "out": {DEDUP: {"persist": True}},  # kept during repro: band keys and similarities are reused from it
         "metrics": "metrics/dedup.json",
     },
     "publish": {
         "cmd": f"broadsheet publish {NORMALIZED} --out {DATASET} --duplicates {DEDUP} --changelog {CHANGELOG}"
         f" --params {PARAMS} --metrics metrics/publish.json --plots metrics/plots",
         "inputs": [NORMALIZED, DEDUP, CHANGELOG],
-        "out": DATASET,
+        "out": {DATASET: {"persist": True}},  # kept during repro: unchanged shards are reused from it
         "metrics": "metrics/publish.json",
         "plots": PLOTS,
     },

@@ -1,0 +1,90 @@
+"""Incremental publish: the shards of the previous output whose rows did not change, and its content hashes.
+
+A normalised record is a pure function of the normaliser's fingerprint and of its source's path, id and raw
+bytes (``normalize.reuse``). So a published shard's key is a hash of this stage's fingerprint (its code, pyarrow,
+datasets, and the normaliser's fingerprint) and of each row's id, path and raw sha256. The output's index
+(``shards.json``) lists every shard's key and the sha256 of its two files; a shard whose key the previous output
+lists takes that shard's files, checked, rather than being encoded again. A row the previous manifest holds
+(same id, path and raw sha256) takes its content hash from there. The output is byte for byte a fresh run's.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from broadsheet.core import provenance
+from broadsheet.core.files import sha256_file
+from broadsheet.core.params import SPLITS
+
+
+def fingerprint(normalizer: str) -> str:
+    """What, besides its rows, decides a shard's bytes: this stage's code and libraries, and ``normalizer`` (the
+    fingerprint of the normalize output it reads)."""
+    libraries = {name: metadata.version(name) for name in ("pyarrow", "datasets")}
+    described = {"code": provenance.code_sha256("publish"), "libraries": libraries, "normalizer": normalizer}
+    return hashlib.sha256(json.dumps(described, sort_keys=True).encode()).hexdigest()
+
+
+def shard_key(fingerprint: str, rows: pa.Table) -> str:
+    """The key of a shard of document rows: the fingerprint and each row's id, path and raw sha256."""
+    source = rows.column("source")
+    columns = (rows.column("id"), pc.struct_field(source, "path"), pc.struct_field(source, "raw_sha256"))
+    digest = hashlib.sha256(fingerprint.encode())
+    for doc_id, path, raw in zip(*(column.to_pylist() for column in columns)):
+        digest.update(f"{doc_id}\0{path}\0{raw}\n".encode("utf-8", "surrogateescape"))
+    return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class Files:
+    """A shard's two files in a previous output, with the sha256 its index gives them."""
+
+    arrow: Path
+    parquet: Path
+    sha256: tuple[str, str]
+
+    def intact(self) -> bool:
+        """Both files are still what the index says."""
+        try:
+            return (sha256_file(self.arrow), sha256_file(self.parquet)) == self.sha256
+        except OSError:
+            return False
+
+
+class Previous:
+    """What the published folder of an earlier run holds for this one: nothing if it is none, was made with
+    another fingerprint, or cannot be read."""
+
+    def __init__(self, index: dict | None, files, manifest, fingerprint: str):
+        self.shards: dict[str, Files] = {}
+        self._manifest: pa.Table | None = None
+        if not index or index.get("fingerprint") != fingerprint:
+            return
+        try:
+            for split in SPLITS:
+                rows = index["splits"][split]
+                for position, row in enumerate(rows):
+                    arrow, parquet = files(split, position, len(rows))
+                    self.shards[row["key"]] = Files(arrow, parquet, (row["arrow_sha256"], row["parquet_sha256"]))
+            self._manifest = manifest().select(["id", "path", "raw_sha256", "content_sha256"]).combine_chunks()
+        except (OSError, KeyError, TypeError, ValueError, pa.ArrowException):
+            self.shards, self._manifest = {}, None
+
+    def content_hashes(self, ids: pa.Array, paths: pa.Array, raws: pa.Array) -> pa.Array:
+        """The content hash of each row the previous manifest holds with the same id, path and raw sha256; null
+        for the others. Called once, for every row: the lookup table is built on each call."""
+        if self._manifest is None:
+            return pa.nulls(len(ids), pa.string())
+        found = pc.index_in(raws, value_set=self._manifest.column("raw_sha256"))
+        same = pc.and_(
+            pc.equal(pc.take(self._manifest.column("id"), found), ids),
+            pc.equal(pc.take(self._manifest.column("path"), found), paths),
+        )
+        return pc.if_else(same, pc.take(self._manifest.column("content_sha256"), found), None)

@@ -1,0 +1,82 @@
+"""A second publish takes the shards whose rows did not change, and the content hashes of unchanged rows, from
+its previous output; what it writes is byte for byte a fresh run's."""
+
+from __future__ import annotations
+
+import shutil
+
+import datasets
+import pytest
+
+from broadsheet import normalize, publish
+from broadsheet.core.params import NormalizeParams, PublishParams
+from broadsheet.publish import layout, manifest
+from helpers import article, key, settings, tree_bytes, write
+
+
+def corpus(root, numbers, edited=()) -> None:
+    shutil.rmtree(root, ignore_errors=True)
+    for n in numbers:
+        write(root, f"{n:03d}_{key(n)}.txt", article(n).replace("Second", "An edited second" if n in edited else "Second"))
+
+
+@pytest.fixture
+def counted(monkeypatch):
+    """How many content hashes and Parquet exports this process computed and wrote."""
+    count = {"hashes": 0, "exports": 0}
+    content_sha256, write_table = manifest.content_sha256, layout.pq.write_table
+
+    def counting_hash(row):
+        count["hashes"] += 1
+        return content_sha256(row)
+
+    def counting_write(table, where, **options):
+        count["exports"] += "use_content_defined_chunking" in options
+        return write_table(table, where, **options)
+
+    monkeypatch.setattr(manifest, "content_sha256", counting_hash)
+    monkeypatch.setattr(layout.pq, "write_table", counting_write)
+    return count
+
+
+def run(raw, folder, out, normalize_params=NormalizeParams(), **options):
+    params = settings(normalize_params, PublishParams(shard_rows=4), workers=1)
+    normalize.run([raw], folder / "n", params, progress=False)
+    return publish.run(folder / "n", out, params, progress=False, **options)
+
+
+def test_a_second_run_encodes_only_the_changed_shards_and_matches_a_fresh_run(tmp_path, counted):
+    raw = tmp_path / "raw"
+    corpus(raw, range(60))
+    run(raw, tmp_path, tmp_path / "p")
+    assert counted["hashes"] == 60
+    shards = counted["exports"]
+    corpus(raw, [*range(1, 60), 70], edited={30})  # one removed, one added, one edited
+    counted.update(hashes=0, exports=0)
+    again = run(raw, tmp_path, tmp_path / "p")
+    assert counted["hashes"] == 2  # the added and the edited documents
+    assert 0 < counted["exports"] < shards / 2
+    fresh = run(raw, tmp_path, tmp_path / "fresh", fresh=True)
+    assert fresh == again
+    assert tree_bytes(tmp_path / "p") == tree_bytes(tmp_path / "fresh")
+    assert datasets.load_from_disk(str(tmp_path / "p"))["train"].num_rows == fresh["splits"]["train"]["rows"]
+
+
+def test_a_damaged_shard_or_another_normaliser_is_encoded_again(tmp_path, counted):
+    raw = tmp_path / "raw"
+    corpus(raw, range(40))
+    run(raw, tmp_path, tmp_path / "p")
+    damaged = layout.arrow_files(tmp_path / "p", "train")[0]
+    damaged.write_bytes(damaged.read_bytes()[:-8])  # no longer the file the index names
+    counted.update(hashes=0, exports=0)
+    run(raw, tmp_path, tmp_path / "p")
+    assert counted == {"hashes": 0, "exports": 1}
+    run(raw, tmp_path, tmp_path / "fresh", fresh=True)
+    assert tree_bytes(tmp_path / "p") == tree_bytes(tmp_path / "fresh")
+
+    other = NormalizeParams(extract_dateline=False)  # every record may differ: nothing is taken
+    counted.update(hashes=0, exports=0)
+    run(raw, tmp_path, tmp_path / "p", other)
+    assert counted["hashes"] == 40
+    run(raw, tmp_path, tmp_path / "fresh", other, fresh=True)
+    assert tree_bytes(tmp_path / "p") == tree_bytes(tmp_path / "fresh")
