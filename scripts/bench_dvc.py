@@ -40,10 +40,10 @@ def sh(cwd: Path, *cmd: str) -> None:
     subprocess.run(cmd, cwd=cwd, check=True, stdout=subprocess.DEVNULL)
 
 
-def timed(cwd: Path, *cmd: str) -> tuple[float, float]:
-    """(seconds, peak RSS MiB of the process tree) of ``cmd`` run in ``cwd``."""
+def timed(cwd: Path, *cmd: str, **popen) -> tuple[float, float]:
+    """(seconds, peak RSS MiB of the process tree) of ``cmd`` run in ``cwd`` (``popen``: more arguments of Popen)."""
     start = time.perf_counter()
-    status, rss = measure.run(list(cmd), cwd=cwd)
+    status, rss = measure.run(list(cmd), cwd=cwd, **popen)
     if status:
         raise SystemExit(f"{' '.join(cmd)} failed in {cwd}")
     return time.perf_counter() - start, rss

@@ -31,9 +31,9 @@ def _tree_rss_kib(root: int) -> int:
     return total
 
 
-def run(cmd: list[str], interval: float = 0.2, cwd: Path | None = None) -> tuple[int, float]:
-    """(exit status, peak RSS of the process tree in MiB) of ``cmd``."""
-    proc = subprocess.Popen(cmd, cwd=cwd)
+def run(cmd: list[str], interval: float = 0.2, cwd: Path | None = None, **popen) -> tuple[int, float]:
+    """(exit status, peak RSS of the process tree in MiB) of ``cmd`` (``popen``: more arguments of Popen)."""
+    proc = subprocess.Popen(cmd, cwd=cwd, **popen)
     peak = 0
 
     def sample() -> None:
