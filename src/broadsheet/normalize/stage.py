@@ -55,7 +55,7 @@ def run(
     params = params or Params()
     check_apart(out, sources)  # before the walk: an output inside a source must not be read, let alone replaced
     fingerprint = reuse.fingerprint(params.normalize, params.filter)
-    previous = reuse.Previous() if fresh else reuse.previous(Path(out))
+    previous = reuse.Previous() if fresh else reuse.previous(Path(out).absolute())  # workers may run elsewhere
     earlier = previous.earlier(fingerprint)
     initargs = (params.normalize, params.filter, fingerprint, frozenset(previous.entries), earlier)
     # The workers start first: they import while this process walks the sources, and list the tar shards.
@@ -97,15 +97,15 @@ def _write_shards(
     same_bytes = previous.by_sha256()
     written = 0
     for shard in results:
-        path = folder / layout.shard_name(written)
+        file = layout.shard_name(written)
         placed = False
         if shard.reused:
             entry = previous.entries[shard.key]
-            placed = entry.keep(path)
+            placed = entry.keep(folder / file)
             shard = ShardResult.from_index(entry.record) if placed else again(len(index))
         if shard.rows and not placed:
-            _put(path, shard, same_bytes.get(shard.sha256))
-        index.append(shard.index_row(layout.shard_name(written) if shard.rows else None))
+            _put(folder / file, shard, same_bytes.get(shard.sha256))
+        index.append(shard.index_row(file if shard.rows else None))
         written += 1 if shard.rows else 0
         tally.add(shard)
         bar.update(shard.files)
@@ -113,8 +113,8 @@ def _write_shards(
 
 
 def _put(path: Path, shard: ShardResult, same: reuse.Entry | None) -> None:
-    """Write a shard's file; one a previous file holds byte for byte (every record reused) is kept from it,
-    so that DVC's state knows its hash without reading it."""
+    """Write a shard's file; one that a previous file holds byte for byte (every record reused) is kept
+    from it instead, so that DVC's state knows its hash without reading it."""
     if same is None or not same.keep(path):
         path.write_bytes(shard.parquet)
 
