@@ -1,29 +1,55 @@
-"""Incremental normalisation: reuse the shards of the previous output whose inputs did not change.
+"""Incremental normalisation: reuse what the previous output holds of the sources that did not change.
 
 A shard's key is a hash of the normaliser's fingerprint (the code and schemas
 the normalize stage depends on, the libraries that shape the text, the params) and of each of its
 sources (path, id, ordinal, sha256 of the raw bytes). The normalize output keeps
-an index (``shards.json``) of every shard's key, file, checksum and what was
-turned away; a shard whose key is in the previous output's index is copied from
-it, not normalised again. A shard is a pure function of its key, so the output
-is byte for byte the one a fresh run gives.
+an index (``shards.json``) of every shard's key, file, checksum, span (its first
+and last source in source order) and what was turned away. Reuse works at two grains:
+
+- a shard whose key is in the previous output's index is that output's file,
+  put in place by ``core.files.keep`` (a hard link: DVC's state knows its hash)
+  and checked against the index's checksum, not normalised again;
+- in a shard whose key is not (it gained, lost or changed a source), each source
+  whose record the previous output holds, written under the same fingerprint from
+  the same path, id, ordinal and raw sha256, takes that record's row from the
+  previous Parquet file (``Earlier``); only the others are normalised and filtered
+  again. A source the previous output rejected or filtered has no row, so it is
+  read through again.
+
+A worker finds a source's previous row without any per-record lookup being
+sent or built for the whole corpus: it takes the previous shards whose spans
+overlap its own shard's (one or two, since both are cut in the same source
+order), checks each file's checksum, reads the identity columns, and then only
+the row groups holding the rows it takes. A record is a pure function of its
+source and raw bytes under one fingerprint, and a shard of its key, so the
+output is byte for byte the one a fresh run gives.
 """
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
 import hashlib
 import json
 import sys
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 
-from broadsheet.core import provenance
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from broadsheet.core import provenance, schema
+from broadsheet.core.files import keep, sha256_file
+from broadsheet.core.values import Source
 from broadsheet.normalize.folder import INDEX
 
 _LIBRARIES = ("pyarrow", "pycld2", "ftfy", "charset-normalizer")
+IDENTITY = ["id", "source.path", "source.ordinal", "source.raw_sha256"]
+"""The columns of a previous shard that say which source, and which bytes of it, each row came from."""
 
 
 def fingerprint(*settings) -> str:
@@ -48,6 +74,19 @@ def shard_key(fingerprint: str, sources: list, contents: list[str]) -> str:
     return digest.hexdigest()
 
 
+def span(shard: list[Source]) -> list:
+    """A shard's first and last source as the index keeps them: [ordinal, relpath] each."""
+    return [[shard[0].ordinal, shard[0].relpath], [shard[-1].ordinal, shard[-1].relpath]]
+
+
+def _place(ordinal: int | None, relpath: str) -> tuple:
+    """A source's place in source order (ordinal, unnamed files last, then path), as ``inputs.walk`` sorts them.
+
+    Only finding a previous row depends on it agreeing with that sort; whether the row is taken does not.
+    """
+    return (ordinal is None, ordinal or 0, relpath)
+
+
 @dataclass(frozen=True)
 class Entry:
     """One shard of a previous output, as its index describes it."""
@@ -55,24 +94,143 @@ class Entry:
     folder: Path
     file: str | None
     sha256: str | None
+    places: tuple[tuple, tuple]
+    """Places (``_place``) of the shard's first and last source."""
     record: dict
-    """The index row itself: key, rows, rejected, filtered, counts."""
+    """The index row itself: key, span, rows, rejected, filtered, counts."""
 
-    def parquet(self) -> bytes | None:
-        """The shard's bytes, if its file is still what the index says; None otherwise (normalise it again)."""
+    def keep(self, path: Path) -> bool:
+        """Put the shard's file at ``path`` (``core.files.keep``) if it is still what the index says; else
+        leave nothing there and return False (normalise it again). True at once for a shard without a file."""
         if self.file is None:
-            return b""
+            return True
         try:
-            data = (self.folder / self.file).read_bytes()
+            keep(self.folder / self.file, path)
+            if sha256_file(path) == self.sha256:  # checked where it now is: these are the bytes published
+                return True
         except OSError:
+            pass
+        path.unlink(missing_ok=True)
+        return False
+
+
+@dataclass(frozen=True)
+class Earlier:
+    """Where a previous output written under the current fingerprint holds its rows: each shard's file,
+    checksum and span, a few values per shard (sent to every worker once), never a value per record."""
+
+    folder: Path
+    files: tuple[str, ...]
+    sha256s: tuple[str, ...]
+    firsts: tuple[tuple, ...]
+    lasts: tuple[tuple, ...]
+    """Places (``_place``) of each shard's first and last source; the shards are in source order."""
+
+    def rows(self, shard: list[Source], contents: list[str]) -> Kept:
+        """The rows of the previous output that are the records of ``shard``'s sources, those whose path,
+        id, ordinal and raw sha256 (``contents``) are a row's; a previous file that is not what the index
+        says gives none."""
+        first, last = _place(shard[0].ordinal, shard[0].relpath), _place(shard[-1].ordinal, shard[-1].relpath)
+        kept = Kept()
+        for n in range(bisect.bisect_left(self.lasts, first), bisect.bisect_right(self.firsts, last)):
+            data = _verified(self.folder / self.files[n], self.sha256s[n])
+            if data is not None:
+                parquet = pq.ParquetFile(pa.BufferReader(data))
+                positions, rows = _matches(shard, contents, parquet.read(columns=IDENTITY))
+                if rows:
+                    kept = kept.add(positions, _take(parquet, rows))
+        return kept
+
+
+@dataclass(frozen=True)
+class Kept:
+    """The previous rows a shard takes: ``table``'s row ``at[i]`` is the record of the shard's source i."""
+
+    at: dict[int, int] = field(default_factory=dict)
+    table: pa.Table | None = None
+
+    def add(self, positions: list[int], rows: pa.Table) -> Kept:
+        offset = 0 if self.table is None else self.table.num_rows
+        table = rows if self.table is None else pa.concat_tables([self.table, rows])
+        return Kept({**self.at, **{p: offset + k for k, p in enumerate(positions)}}, table)
+
+
+def _verified(path: Path, sha256: str) -> bytes | None:
+    """The bytes of ``path`` if their sha256 is ``sha256``: only a file the index vouches for gives rows."""
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return None
+    return data if hashlib.sha256(data).hexdigest() == sha256 else None
+
+
+def _matches(shard: list[Source], contents: list[str], identity: pa.Table) -> tuple[list[int], list[int]]:
+    """Positions in ``shard`` of the sources that ``identity`` (a previous shard's IDENTITY columns) holds
+    the record of, and the rows holding them, in the same order."""
+    source = identity.column("source").combine_chunks()
+    found = pc.index_in(pa.array([s.relpath for s in shard], pa.string()), value_set=pc.struct_field(source, "path"))
+    ids, ordinals, hashes = (
+        identity.column("id").to_pylist(),
+        pc.struct_field(source, "ordinal").to_pylist(),
+        pc.struct_field(source, "raw_sha256").to_pylist(),
+    )
+    positions, rows = [], []
+    for i, row in enumerate(found.to_pylist()):
+        # contents[i] is a raw sha256 only when the bytes were read: a reason never equals one
+        if row is not None and (ids[row], ordinals[row], hashes[row]) == (shard[i].id, shard[i].ordinal, contents[i]):
+            positions.append(i)
+            rows.append(row)
+    return positions, rows
+
+
+def _take(parquet: pq.ParquetFile, rows: list[int]) -> pa.Table:
+    """Rows ``rows`` of a Parquet file, in that order, reading only the row groups that hold them."""
+    sizes = np.array([parquet.metadata.row_group(g).num_rows for g in range(parquet.metadata.num_row_groups)])
+    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+    wanted = np.asarray(rows, dtype=np.int64)
+    group = np.searchsorted(starts, wanted, side="right") - 1
+    read = np.unique(group)
+    landed = np.zeros(len(sizes), dtype=np.int64)  # where each group read starts in the table read
+    landed[read] = np.concatenate([[0], np.cumsum(sizes[read])[:-1]])
+    taken = parquet.read_row_groups(read.tolist()).take(wanted - starts[group] + landed[group])
+    return pa.Table.from_arrays(taken.columns, schema=schema.document().arrow)
+
+
+@dataclass(frozen=True)
+class Previous:
+    """The index of a previous output: its shards by key and by checksum, and the fingerprint it was made with."""
+
+    fingerprint: str | None = None
+    entries: dict[str, Entry] = field(default_factory=dict)
+
+    def by_sha256(self) -> dict[str, Entry]:
+        return {entry.sha256: entry for entry in self.entries.values() if entry.file is not None}
+
+    def earlier(self, fingerprint: str) -> Earlier | None:
+        """Where this output's rows are, if it was made with ``fingerprint`` (else no row of it is this run's)."""
+        with_rows = [e for e in self.entries.values() if e.file is not None]
+        if fingerprint != self.fingerprint or not with_rows:
             return None
-        return data if hashlib.sha256(data).hexdigest() == self.sha256 else None
+        return Earlier(
+            with_rows[0].folder,
+            tuple(e.file for e in with_rows),
+            tuple(e.sha256 for e in with_rows),
+            tuple(e.places[0] for e in with_rows),
+            tuple(e.places[1] for e in with_rows),
+        )
 
 
-def previous(folder: Path) -> dict[str, Entry]:
-    """Key -> Entry of every shard in the index of the normalize output ``folder``; empty when there is none."""
+def previous(folder: Path) -> Previous:
+    """The index of the normalize output ``folder``; empty when there is none, or it is not one this code wrote."""
     try:
         index = json.loads((folder / INDEX).read_text(encoding="utf-8"))
-        return {row["key"]: Entry(folder, row["file"], row["sha256"], row) for row in index["shards"]}
+        entries = {row["key"]: _entry(folder, row) for row in index["shards"]}
+        return Previous(index["fingerprint"], entries)
     except (OSError, ValueError, KeyError, TypeError):
-        return {}
+        return Previous()
+
+
+def _entry(folder: Path, row: dict) -> Entry:
+    (first_ordinal, first_path), (last_ordinal, last_path) = row["span"]
+    places = (_place(first_ordinal, first_path), _place(last_ordinal, last_path))
+    return Entry(folder, row["file"], row["sha256"], places, row)

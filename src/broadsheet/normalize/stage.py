@@ -45,8 +45,9 @@ def run(
     The sources are cut into content-defined shards before any is read; each
     shard is one task for a worker (``params.compute``: local processes or Ray),
     which reads, normalises and encodes it, so the shards depend neither on the
-    engine nor on the number of workers. Shards whose sources and normaliser
-    did not change are copied from the previous ``out`` unless ``fresh``.
+    engine nor on the number of workers. Unless ``fresh``, what of the previous ``out``
+    did not change is reused (``reuse``): shards whose sources and normaliser did not change,
+    and in the others the records of unchanged sources.
     ``out`` is replaced only if broadsheet normalize wrote it, unless ``force``.
     Sources whose id ``takedowns`` (``core.takedowns.read``) lists are left out unread and listed.
     """
@@ -54,8 +55,9 @@ def run(
     params = params or Params()
     check_apart(out, sources)  # before the walk: an output inside a source must not be read, let alone replaced
     fingerprint = reuse.fingerprint(params.normalize, params.filter)
-    previous = {} if fresh else reuse.previous(Path(out))
-    initargs = (params.normalize, params.filter, fingerprint, frozenset(previous))
+    previous = reuse.Previous() if fresh else reuse.previous(Path(out).absolute())  # workers may run elsewhere
+    earlier = previous.earlier(fingerprint)
+    initargs = (params.normalize, params.filter, fingerprint, frozenset(previous.entries), earlier)
     # The workers start first: they import while this process walks the sources, and list the tar shards.
     with (
         engines.pool(params.compute, init_worker, initargs) as ordered,
@@ -86,23 +88,35 @@ def run(
     return metrics
 
 
-def _write_shards(folder: Path, results, previous: dict, again, tally: Tally, index: list[dict], bar: Progress) -> int:
-    """Write each shard's Parquet file as its result comes (a reused one from the previous output); return how many."""
+def _write_shards(
+    folder: Path, results, previous: reuse.Previous, again, tally: Tally, index: list[dict], bar: Progress
+) -> int:
+    """Put each shard's Parquet file in place as its result comes (a reused one from the previous output);
+    return how many."""
     (folder / layout.DATA).mkdir()
+    same_bytes = previous.by_sha256()
     written = 0
     for shard in results:
+        file = layout.shard_name(written)
+        placed = False
         if shard.reused:
-            entry = previous[shard.key]
-            parquet = entry.parquet()
-            shard = ShardResult.from_index(entry.record, parquet) if parquet is not None else again(len(index))
-        file = layout.shard_name(written) if shard.rows else None
-        if file:
-            (folder / file).write_bytes(shard.parquet)
-            written += 1
-        index.append(shard.index_row(file))
+            entry = previous.entries[shard.key]
+            placed = entry.keep(folder / file)
+            shard = ShardResult.from_index(entry.record) if placed else again(len(index))
+        if shard.rows and not placed:
+            _put(folder / file, shard, same_bytes.get(shard.sha256))
+        index.append(shard.index_row(file if shard.rows else None))
+        written += 1 if shard.rows else 0
         tally.add(shard)
         bar.update(shard.files)
     return written
+
+
+def _put(path: Path, shard: ShardResult, same: reuse.Entry | None) -> None:
+    """Write a shard's file; one that a previous file holds byte for byte (every record reused) is kept
+    from it instead, so that DVC's state knows its hash without reading it."""
+    if same is None or not same.keep(path):
+        path.write_bytes(shard.parquet)
 
 
 def release_memory() -> None:

@@ -2,7 +2,8 @@
 
 It runs in a worker (a local process or a Ray task): reads each source,
 normalises and filters it, and encodes the records. Unless the shard's key is
-one the previous output already holds: then only the key goes back.
+one the previous output already holds: then only the key goes back. In a shard
+it does not hold, a source whose record it holds takes that row (``reuse.Earlier``).
 """
 
 from __future__ import annotations
@@ -45,6 +46,8 @@ class ShardResult:
     filtered: list[Filtered]
     counts: dict[str, Counter]
     """Value counts of the records' COUNTED columns, for metrics.json."""
+    span: list | None = None
+    """reuse.span of the shard's sources (None when ``reused``: the previous index has it)."""
     reused: bool = False
     """The previous output holds this shard (same key): take it from there."""
 
@@ -56,6 +59,7 @@ class ShardResult:
         """This shard's row of the output's index (folder.INDEX), ``file`` being where its Parquet file went."""
         return {
             "key": self.key,
+            "span": self.span,
             "file": file,
             "sha256": self.sha256,
             "rows": self.rows,
@@ -65,15 +69,17 @@ class ShardResult:
         }
 
     @classmethod
-    def from_index(cls, row: dict, parquet: bytes) -> ShardResult:
+    def from_index(cls, row: dict) -> ShardResult:
+        """A shard of the previous output, as its index row describes it (its file is put in place apart)."""
         return cls(
             row["key"],
-            parquet,
+            b"",
             row["sha256"],
             row["rows"],
             [Rejected(**r) for r in row["rejected"]],
             [Filtered(**f) for f in row["filtered"]],
             {k: Counter(v) for k, v in row["counts"].items()},
+            row["span"],
         )
 
 
@@ -83,21 +89,26 @@ def normalize_shard(
     filters: FilterParams,
     fingerprint: str = "",
     known: frozenset = frozenset(),
+    earlier: reuse.Earlier | None = None,
 ) -> ShardResult:
     """Read, normalise and filter the sources of one shard, and encode the shard.
 
     Unless the shard's key is ``known`` (the previous output has it): then only the key is sent back.
+    Otherwise a source whose record ``earlier`` (the previous output's rows) holds takes that row.
     The records become Arrow and a Parquet row group ROW_GROUP_ROWS sources at a time, so a
     worker holds that many documents as Python objects, whatever the shard's length; with
     nothing ``known`` (a first or fresh run) it holds no more raw files than that either.
     """
     held: list | None = None
     contents: list[str] = []
+    kept = reuse.Kept()
     if known:  # whether to normalise at all depends on the key: read and hash the whole shard first
         held = [read(source, params.max_file_bytes, params.fields) for source in shard]
         contents = [_content(raw) for raw in held]
         if (key := reuse.shard_key(fingerprint, shard, contents)) in known:
             return ShardResult(key, b"", None, 0, [], [], {}, reused=True)
+        if earlier is not None:
+            kept = earlier.rows(shard, contents)
     doc = schema.document()
     normalized = normalize_document if params.format == "article_txt" else normalize_record
     rejected, filtered, rows = [], [], 0
@@ -105,8 +116,12 @@ def normalize_shard(
     sink = pa.BufferOutputStream()
     with pq.ParquetWriter(sink, doc.arrow, **PARQUET_OPTIONS) as writer:
         for start in range(0, len(shard), ROW_GROUP_ROWS):
-            records = []
+            records, order = [], []
             for i in range(start, min(start + ROW_GROUP_ROWS, len(shard))):
+                if i in kept.at:
+                    held[i] = None
+                    order.append(-1 - kept.at[i])
+                    continue
                 if held is None:  # each file read as its turn comes
                     raw = read(shard[i], params.max_file_bytes, params.fields)
                     contents.append(_content(raw))
@@ -118,17 +133,34 @@ def normalize_shard(
                 elif (removed := quality.check(result, filters)) is not None:
                     filtered.append(removed)
                 else:
+                    order.append(len(records))
                     records.append(result)
-            if records:
-                batch = pa.RecordBatch.from_pylist(records, schema=doc.arrow)
+            if order:
+                batch = _batch(records, order, kept.table, doc)
                 doc.check(batch)
                 _count(batch, counts)
                 writer.write_batch(batch)
-                rows += len(records)
+                rows += batch.num_rows
     parquet = sink.getvalue().to_pybytes() if rows else b""
     sha256 = hashlib.sha256(parquet).hexdigest() if rows else None
     key = reuse.shard_key(fingerprint, shard, contents)  # all contents are known only now, on a first run
-    return ShardResult(key, parquet, sha256, rows, rejected, filtered, counts)
+    return ShardResult(key, parquet, sha256, rows, rejected, filtered, counts, reuse.span(shard))
+
+
+def _batch(records: list[dict], order: list[int], kept: pa.Table | None, doc: schema.Schema) -> pa.RecordBatch:
+    """One row group's rows in source order: ``order`` gives, row by row, the index of a record normalised
+    now in ``records``, or -1 - the index of a row of ``kept`` (the previous output's rows).
+
+    The rows end in one contiguous batch, whatever their origin: the Parquet bytes are then those of the
+    same rows all normalised now.
+    """
+    batch = pa.RecordBatch.from_pylist(records, schema=doc.arrow)
+    previous = [-1 - k for k in order if k < 0]
+    if not previous:
+        return batch
+    both = pa.concat_tables([pa.Table.from_batches([batch]), kept.take(previous)])
+    taken = iter(range(len(records), len(records) + len(previous)))
+    return both.take([k if k >= 0 else next(taken) for k in order]).combine_chunks().to_batches()[0]
 
 
 def _content(raw: bytes | Rejected) -> str:

@@ -1,0 +1,199 @@
+"""A second `broadsheet normalize` reuses what did not change, a shard or a record at a time, and writes
+exactly the bytes a fresh run writes."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import tarfile
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from broadsheet import normalize
+from broadsheet.core.params import NormalizeParams
+from broadsheet.normalize import task
+from broadsheet.text import document
+from helpers import article, key, make_corpus, settings, tree_bytes, write
+
+SMALL = NormalizeParams(shard_rows=10)
+
+
+@pytest.fixture
+def normalised(monkeypatch):
+    """The relative paths normalise_document and normalise_record were called on (one worker: this process).
+    Row groups of 3 sources, so that a shard's reused and new rows share row groups, and span several."""
+    calls = []
+
+    def counting(function):
+        def counted(raw, source, params, *known_hash):
+            calls.append(source.relpath)
+            return function(raw, source, params, *known_hash)
+
+        return counted
+
+    monkeypatch.setattr(task, "normalize_document", counting(document.normalize_document))
+    monkeypatch.setattr(task, "normalize_record", counting(document.normalize_record))
+    monkeypatch.setattr(task, "ROW_GROUP_ROWS", 3)
+    return calls
+
+
+def run(raw, out, section=SMALL, workers=1, **options):
+    return normalize.run([raw], out, settings(section, workers=workers), progress=False, **options)
+
+
+def assert_as_fresh(raw, out, section=SMALL):
+    fresh = out.parent / "fresh"
+    run(raw, fresh, section, fresh=True)
+    assert tree_bytes(out) == tree_bytes(fresh)
+
+
+def name(n: int) -> str:
+    return f"{n:06d}_{key(n)}.txt"
+
+
+def pack(path, files) -> None:
+    """A tar shard holding ``files``, by their names."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tarfile.open(path, "w") as tar:
+        for file in files:
+            info = tarfile.TarInfo(file.name)
+            info.size = file.stat().st_size
+            tar.addfile(info, io.BytesIO(file.read_bytes()))
+
+
+def test_in_a_changed_shard_only_the_new_edited_and_renamed_files_are_normalised(tmp_path, normalised):
+    raw, out = tmp_path / "raw", tmp_path / "out"
+    make_corpus(raw, 200)
+    run(raw, out)
+    make_corpus(raw, 2, start=200)  # appended
+    write(raw, f"{20_000:06d}_{key(20_000)}.txt", article(20_000))  # new, far from the end of no shard
+    write(raw, name(50), article(50) + " An edit.")
+    (raw / name(120)).unlink()
+    os.rename(raw / name(150), raw / f"renamed-{name(150)}")  # unnamed now: it moves to the end
+    normalised.clear()
+    run(raw, out)
+    assert sorted(normalised) == sorted(
+        [name(200), name(201), f"{20_000:06d}_{key(20_000)}.txt", name(50), f"renamed-{name(150)}"]
+    )
+    assert_as_fresh(raw, out)
+
+
+def test_a_file_rejected_or_filtered_before_is_read_through_again(tmp_path, normalised):
+    raw, out = tmp_path / "raw", tmp_path / "out"
+    make_corpus(raw, 30)
+    write(raw, name(7), "Short\nToo short.")  # filtered: too few words
+    write(raw, name(8), b"")  # rejected: empty
+    run(raw, out)
+    write(raw, name(9), article(9) + " An edit.")  # the shard holding both changes
+    normalised.clear()
+    run(raw, out)
+    assert sorted(normalised) == sorted([name(7), name(8), name(9)])
+    assert_as_fresh(raw, out)
+
+
+def test_a_messy_folder_changed_gives_the_fresh_bytes(tmp_path, messy, normalised):
+    section = NormalizeParams(shard_rows=3, max_file_bytes=5000)
+    out = tmp_path / "out"
+    run(messy, out, section)
+    no_record = {
+        r["path"] for name in ("rejects.parquet", "filtered.parquet") for r in pq.read_table(out / name).to_pylist()
+    }
+    write(messy, "crlf.txt", article(3).replace("\n", "\r\n") + " An edit.")
+    write(messy, "ünïcödé/added.txt", article(9))
+    (messy / "koi8.txt").unlink()
+    normalised.clear()
+    run(messy, out, section)
+    changed = {"crlf.txt", "inside-link.txt", "ünïcödé/added.txt"}
+    assert changed <= set(normalised) <= changed | no_record
+    assert_as_fresh(messy, out, section)
+
+
+def test_edited_and_appended_records_of_a_jsonl_file_are_the_only_ones_normalised(tmp_path, normalised):
+    section = NormalizeParams(shard_rows=10, format="jsonl", include=("*.jsonl",))
+    raw, out = tmp_path / "raw", tmp_path / "out"
+
+    def feed(count: int, edited: int | None = None) -> bytes:
+        lines = [{"id": f"r{n}", "title": f"Headline {n}", "text": article(n)} for n in range(count)]
+        if edited is not None:
+            lines[edited]["text"] += " An edit."
+        return b"".join(json.dumps(line).encode() + b"\n" for line in lines)
+
+    write(raw, "feed.jsonl", feed(60))
+    run(raw, out, section)
+    write(raw, "feed.jsonl", feed(62, edited=30))
+    normalised.clear()
+    run(raw, out, section)
+    assert sorted(normalised) == ["feed.jsonl:000000031", "feed.jsonl:000000061", "feed.jsonl:000000062"]
+    assert_as_fresh(raw, out, section)
+
+
+def test_members_of_a_tar_shard_are_reused_as_files_are(tmp_path, normalised):
+    loose, raw, out = tmp_path / "loose", tmp_path / "raw", tmp_path / "out"
+    pack(raw / "part.tar", make_corpus(loose, 60))
+    run(raw, out)
+    write(loose, name(20), article(20) + " An edit.")
+    make_corpus(loose, 1, start=60)
+    pack(raw / "part.tar", sorted(loose.iterdir()))
+    normalised.clear()
+    run(raw, out)
+    assert sorted(normalised) == [f"part.tar/{name(20)}", f"part.tar/{name(60)}"]
+    assert_as_fresh(raw, out)
+
+
+@pytest.mark.parametrize("damage", ["tampered", "deleted"])
+def test_a_previous_shard_not_as_its_index_says_gives_no_row(tmp_path, normalised, damage):
+    raw, out = tmp_path / "raw", tmp_path / "out"
+    make_corpus(raw, 100)
+    run(raw, out)
+    shard = sorted((out / "data").iterdir())[0]
+    held = set(json.loads((out / "shards.json").read_text())["shards"][0]["span"][0][1:])
+    if damage == "tampered":  # a readable file, one text changed: its rows must not be taken on trust
+        table = pq.read_table(shard)
+        texts = table.column("text").to_pylist()
+        texts[1] = "Tampered."
+        pq.write_table(table.set_column(table.schema.get_field_index("text"), "text", pa.array(texts)), shard)
+    else:
+        shard.unlink()
+    write(raw, name(0), article(0) + " An edit.")  # the first shard changes: its rows would come from the damaged file
+    normalised.clear()
+    run(raw, out)
+    assert held <= set(normalised) and len(normalised) >= 5, "every source of the damaged shard is normalised"
+    assert_as_fresh(raw, out)
+
+
+def test_other_settings_reuse_no_record(tmp_path, normalised):
+    raw, out = tmp_path / "raw", tmp_path / "out"
+    make_corpus(raw, 50)
+    run(raw, out)
+    write(raw, name(5), article(5) + " An edit.")
+    normalised.clear()
+    other = NormalizeParams(shard_rows=10, extract_dateline=False)
+    run(raw, out, other)
+    assert len(normalised) == 50
+    assert_as_fresh(raw, out, other)
+
+
+def test_several_workers_give_the_fresh_bytes(tmp_path):
+    raw, out = tmp_path / "raw", tmp_path / "out"
+    make_corpus(raw, 120)
+    run(raw, out, workers=2)
+    make_corpus(raw, 2, start=120)
+    write(raw, name(33), article(33) + " An edit.")
+    run(raw, out, workers=2)
+    assert_as_fresh(raw, out)
+
+
+def test_kept_shards_are_the_previous_files_linked_not_written_again(tmp_path, normalised):
+    raw, out = tmp_path / "raw", tmp_path / "out"
+    make_corpus(raw, 60)
+    write(raw, name(3), "Short\nToo short.")
+    run(raw, out)
+    before = {p.name: os.stat(p).st_ino for p in (out / "data").iterdir()}
+    write(raw, name(3), "Short\nStill too short.")  # its shard's key changes, not its rows
+    run(raw, out)
+    after = {p.name: os.stat(p).st_ino for p in (out / "data").iterdir()}
+    assert after == before
+    assert_as_fresh(raw, out)
