@@ -23,12 +23,13 @@ import re
 import shutil
 import subprocess
 import sys
+import tarfile
 import tempfile
 from pathlib import Path
 
 import yaml
 
-from bench_dvc import link_files, sh, timed
+from bench_dvc import link_files, pack, sh, timed
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -62,11 +63,35 @@ def repro(root: Path, *extra: str) -> tuple[dict[str, float], float]:
 
 
 def edit(path: Path) -> None:
-    """A changed first paragraph, written as a new file (the corpus's files are hard links)."""
+    """A changed second paragraph, written as a new file (the corpus's files are hard links)."""
     lines = path.read_bytes().split(b"\n")
     lines[2] = b"An edited opening sentence. " + lines[2]
     path.unlink()
     path.write_bytes(b"\n".join(lines))
+
+
+def change(files: list[Path], extra: list[Path], edited: int, raw: Path, per_shard: int, work: Path) -> None:
+    """Add ``extra`` and edit ``edited`` of ``files`` in ``raw``: loose files (``per_shard`` 0), or a new tar
+    shard and the shards of the edited files packed again."""
+    step = max(1, len(files) // max(1, edited))
+    chosen = [i for i in range(step // 2, len(files), step)][:edited]
+    if not per_shard:
+        link_files(extra, raw)
+        for i in chosen:
+            edit(raw / files[i].name)
+        return
+    pack(extra, raw, per_shard, prefix="zz-added")
+    work.mkdir()
+    for shard in sorted({i // per_shard for i in chosen}):
+        members = files[shard * per_shard : (shard + 1) * per_shard]
+        link_files(members, work / str(shard))
+        for i in chosen:
+            if i // per_shard == shard:
+                edit(work / str(shard) / files[i].name)
+        (raw / f"shard-{shard:05d}.tar.gz").unlink()  # the same name, packed again: a new file, not a hard link
+        with tarfile.open(raw / f"shard-{shard:05d}.tar.gz", "w:gz", compresslevel=6) as tar:
+            for member in members:
+                tar.add(work / str(shard) / member.name, arcname=member.name)
 
 
 def differences(a: Path, b: Path) -> list[str]:
@@ -88,6 +113,7 @@ def main() -> None:
     parser.add_argument("--added", type=float, default=0.01, help="share of new documents added")
     parser.add_argument("--edited", type=int, default=2, help="documents edited")
     parser.add_argument("--repo", type=Path, default=REPO, help="the checkout to run (default: this)")
+    parser.add_argument("--per-shard", type=int, default=0, help="documents per gzip tar shard (default: loose files)")
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="bench-change-"))
     corpus = args.corpus or tmp / "raw"
@@ -108,7 +134,10 @@ def main() -> None:
     stages = project(root, args.repo.resolve())
     os.environ["PYTHONPATH"] = str(root / "src")
     raw = root / "corpus" / "raw"
-    link_files(files, raw)
+    if args.per_shard:
+        pack(files, raw, args.per_shard)
+    else:
+        link_files(files, raw)
     sh(root, "dvc", "add", "-q", "corpus/raw")
     sh(root, "git", "add", "-A")
     sh(root, "git", "commit", "-qm", "corpus")
@@ -116,10 +145,7 @@ def main() -> None:
     sh(root, "git", "add", "-A")
     sh(root, "git", "commit", "-qm", "first run")
 
-    link_files(extra, raw)
-    step = max(1, len(files) // max(1, args.edited))
-    for path in files[step // 2 :: step][: args.edited]:
-        edit(raw / path.name)
+    change(files, extra, args.edited, raw, args.per_shard, tmp / "edited")
     sh(root, "dvc", "add", "-q", "corpus/raw")
     second = repro(root)
     kept = tmp / "second"
@@ -129,7 +155,8 @@ def main() -> None:
     fresh = repro(root, "-f")
     different = [d for out in OUTPUTS for d in differences(kept / Path(out).name, root / out)]
 
-    print(f"\n{len(files):,} documents, then +{len(extra):,} added and {args.edited} edited; {os.cpu_count()} cores")
+    layout = f"gzip tar shards of {args.per_shard:,}" if args.per_shard else "loose files"
+    print(f"\n{len(files):,} documents ({layout}), +{len(extra):,} added, {args.edited} edited; {os.cpu_count()} cores")
     print(f"{'seconds':<12}{'1st':>8}{'2nd':>8}{'fresh':>8}{'2nd/1st':>9}{'2nd/fresh':>11}")
     for row in [*stages, "dvc", "all"]:
         a, b, c = (run[0].get(row, 0.0) for run in (first, second, fresh))

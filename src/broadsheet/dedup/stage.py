@@ -37,6 +37,8 @@ from broadsheet.dedup.lsh import UnionFind, candidate_pairs, first_occurrence
 from broadsheet.normalize import folder as normalized_folder
 
 STAGE = "dedup"
+INLINE_ROWS = 5000
+"""Fewer texts than this to hash are hashed in this process: starting the workers would take longer."""
 
 
 @lru_cache(maxsize=4)
@@ -85,6 +87,11 @@ def _shingle_task(task: tuple[str, np.ndarray, int]) -> list[np.ndarray]:
     return minhash.shingle_sets(texts.combine_chunks(), ngram)
 
 
+def _run(ordered, rows: int):
+    """``ordered`` (the workers), or ``map`` in this process for work of few rows; the results are the same."""
+    return map if rows < INLINE_ROWS else ordered
+
+
 def _band_keys(
     ordered, shards: list[_Shard], hashes: pa.Array, previous: reuse.Previous, folder: Path, params: DedupParams, bar
 ):
@@ -125,7 +132,7 @@ def _band_keys(
         computed.append((index, np.array(missing, np.int64)))
     arguments = (params.ngram, params.num_perm, params.seed, params.bands, params.rows)
     tasks = ((str(shards[index].path), missing, *arguments) for index, missing in computed if len(missing))
-    results = ordered(_band_key_task, tasks)
+    results = _run(ordered, sum(len(missing) for _, missing in computed))(_band_key_task, tasks)
     for index, missing in computed:
         shard = shards[index]
         if len(missing):
@@ -164,7 +171,7 @@ def _similarities(ordered, shards: list[_Shard], hashes: pa.Array, pairs, known:
         cuts = np.flatnonzero(np.diff(shard_of)) + 1
         groups = [(shards[i], rows) for i, rows in zip(shard_of[np.r_[0, cuts]], np.split(wanted, cuts))]
         tasks = ((str(shard.path), rows - shard.offset, ngram) for shard, rows in groups)
-        for (_, rows), shard_sets in zip(groups, ordered(_shingle_task, tasks)):
+        for (_, rows), shard_sets in zip(groups, _run(ordered, len(wanted))(_shingle_task, tasks)):
             sets.update(zip(rows.tolist(), shard_sets))
     found.update({(a, b): minhash.jaccard(sets[a], sets[b]) for a, b in missing})
     return found
@@ -239,7 +246,8 @@ def _find(paths: list[Path], params: Params, previous: reuse.Previous, folder: P
     """The decisions (a row per member of a duplicate cluster) and the metrics of the normalized shards ``paths``;
     the band keys and the similarities compared go into ``folder`` for the next run."""
     dedup = params.dedup
-    with engines.pool(params.compute) as ordered:  # started first: the workers start while the columns are read
+    # A first run starts the workers first, to import while the columns are read; a later one may need none.
+    with engines.pool(params.compute, eager=not previous.key_files) as ordered:
         shards, ids, doc_paths, hashes = _columns(paths)
         exact_rep = first_occurrence(hashes)
         with Progress(STAGE, "doc", total=len(ids), enabled=progress) as bar:

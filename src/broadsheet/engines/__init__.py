@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 
 from broadsheet.core.errors import BroadsheetError
 from broadsheet.core.params import ENGINES, ComputeParams
@@ -27,8 +27,12 @@ def workers(compute: ComputeParams) -> int:
 
 
 @contextmanager
-def pool(compute: ComputeParams, initializer: Callable | None = None, initargs: tuple = ()) -> Iterator[Callable]:
-    """Workers of ``compute.engine``, started now; yields ``ordered(func, items)``.
+def pool(
+    compute: ComputeParams, initializer: Callable | None = None, initargs: tuple = (), *, eager: bool = True
+) -> Iterator[Callable]:
+    """Workers of ``compute.engine``, started now (``eager``: they import while the caller works), else when
+    ``ordered`` is first called (a run that may have nothing to send them does not wait for them to start);
+    yields ``ordered(func, items)``.
 
     ``func`` and ``initializer`` must be importable module-level functions (local
     workers start by forkserver; Ray's are other processes, maybe other machines).
@@ -39,7 +43,16 @@ def pool(compute: ComputeParams, initializer: Callable | None = None, initargs: 
         from broadsheet.engines import ray_data as engine
     else:
         from broadsheet.engines import local as engine
-    with engine.pool(workers(compute), initializer, initargs) as ordered:
+    with ExitStack() as stack:
+        started: list[Callable] = []
+
+        def ordered(func: Callable, items) -> Iterator:
+            if not started:
+                started.append(stack.enter_context(engine.pool(workers(compute), initializer, initargs)))
+            return started[0](func, items)
+
+        if eager:
+            ordered(int, [])
         yield ordered
 
 
