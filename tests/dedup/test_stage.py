@@ -13,6 +13,7 @@ import slow_minhash
 from broadsheet import dedup, normalize, publish
 from broadsheet.core.params import DedupParams
 from broadsheet.dedup import minhash
+from broadsheet.dedup import stage as dedup_stage
 from broadsheet.publish.stage import Inputs
 from helpers import settings, tree_bytes, write
 
@@ -93,6 +94,13 @@ def test_decisions_do_not_depend_on_file_order_or_workers(corpus, tmp_path, dedu
         shutil.copystat(path, shuffled / path.relative_to(corpus))
     normalize.run([shuffled], tmp_path / "n", settings(workers=2), progress=False)
     dedup.run(tmp_path / "n", tmp_path / "d", settings(workers=1), progress=False)
+    assert tree_bytes(tmp_path / "d") == tree_bytes(out / "d")
+
+
+def test_the_workers_decide_as_this_process_does(deduped, tmp_path, monkeypatch):
+    out, _ = deduped
+    monkeypatch.setattr(dedup_stage, "INLINE_ROWS", 0)  # a corpus this small is hashed here unless told
+    dedup.run(out / "n", tmp_path / "d", settings(DedupParams(), workers=2), progress=False)
     assert tree_bytes(tmp_path / "d") == tree_bytes(out / "d")
 
 

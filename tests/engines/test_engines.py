@@ -10,6 +10,7 @@ import pytest
 
 from broadsheet import dedup, normalize
 from broadsheet.core.params import DedupParams, NormalizeParams
+from broadsheet.dedup import stage as dedup_stage
 from helpers import make_corpus, settings, tree_bytes, write
 
 
@@ -67,7 +68,7 @@ def many_messy(messy):
 
 
 @pytest.mark.slow
-def test_ray_engine_gives_the_local_outputs_byte_for_byte(tmp_path, many_messy, cli_env):
+def test_ray_engine_gives_the_local_outputs_byte_for_byte(tmp_path, many_messy, cli_env, monkeypatch):
     params = ["--params", str(write(tmp_path, "params.yaml", "normalize:\n  shard_rows: 100\n"))]
     local, ray = tmp_path / "local", tmp_path / "ray"
     result = broadsheet(cli_env, "normalize", str(many_messy), "--out", str(local), "--workers", "2", "-q", *params)
@@ -80,9 +81,12 @@ def test_ray_engine_gives_the_local_outputs_byte_for_byte(tmp_path, many_messy, 
     assert tree_bytes(ray) == tree_bytes(local)
     assert len(list((local / "data").iterdir())) > 10
 
+    dedup.run(local, tmp_path / "dedup-here", settings(DedupParams(), workers=2), progress=False)
+    monkeypatch.setattr(dedup_stage, "INLINE_ROWS", 0)  # the workers hash every text, even of a small corpus
     dedup.run(local, tmp_path / "dedup-local", settings(DedupParams(), workers=2), progress=False)
     dedup.run(local, tmp_path / "dedup-ray", settings(DedupParams(), workers=2, engine="ray"), progress=False)
     assert tree_bytes(tmp_path / "dedup-ray") == tree_bytes(tmp_path / "dedup-local")
+    assert tree_bytes(tmp_path / "dedup-here") == tree_bytes(tmp_path / "dedup-local")
 
 
 @pytest.mark.slow

@@ -17,7 +17,8 @@ from helpers import article, key, settings, tree_bytes, write
 def corpus(root, numbers, edited=()) -> None:
     shutil.rmtree(root, ignore_errors=True)
     for n in numbers:
-        write(root, f"{n:03d}_{key(n)}.txt", article(n).replace("Second", "An edited second" if n in edited else "Second"))
+        text = article(n).replace("Second", "An edited second") if n in edited else article(n)
+        write(root, f"{n:03d}_{key(n)}.txt", text)
 
 
 @pytest.fixture
@@ -39,8 +40,8 @@ def counted(monkeypatch):
     return count
 
 
-def run(raw, folder, out, normalize_params=NormalizeParams(), **options):
-    params = settings(normalize_params, PublishParams(shard_rows=4), workers=1)
+def run(raw, folder, out, normalize_params=None, **options):
+    params = settings(normalize_params or NormalizeParams(), PublishParams(shard_rows=4), workers=1)
     normalize.run([raw], folder / "n", params, progress=False)
     return publish.run(folder / "n", out, params, progress=False, **options)
 
