@@ -62,7 +62,9 @@ class Previous:
     """What the published folder of an earlier run holds for this one: nothing if it is none, was made with
     another fingerprint, or cannot be read."""
 
-    def __init__(self, index: dict | None, files, manifest, fingerprint: str):
+    def __init__(self, index: dict | None = None, files=None, manifest=None, fingerprint: str = ""):
+        """``index``: its shards.json; ``files(split, position, count)``: a shard's two paths; ``manifest()``: its
+        manifest table."""
         self.shards: dict[str, Files] = {}
         self._manifest: pa.Table | None = None
         if not index or index.get("fingerprint") != fingerprint:

@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from broadsheet.core import provenance, schema
@@ -75,7 +74,7 @@ def run(
     fingerprint = reuse.fingerprint(normalizer)
     # Without the normaliser's fingerprint a row's source does not decide it: nothing can be taken.
     reusable = normalizer and not fresh
-    previous = layout.previous(Path(out), fingerprint) if reusable else reuse.Previous(None, None, None, fingerprint)
+    previous = layout.previous(Path(out), fingerprint) if reusable else reuse.Previous()
     with atomic_dir(out, layout.OWNER, force) as folder:
         writers = layout.Writers(folder, params.publish, layout.hf_schema(doc, doc.features()), previous, fingerprint)
         split_dict, exported, stats, left_out = _write_splits(
@@ -130,10 +129,10 @@ def _write_splits(writers: layout.Writers, paths: list[Path], dropped: dict, pre
                 offset += batch.num_rows
                 ids = batch.column("id").to_pylist()
                 if dropped:
-                    keep = pa.array([i not in dropped for i in ids])
-                    left_out += len(ids) - pc.sum(keep).as_py()
-                    batch, hashes = batch.filter(keep), hashes.filter(keep)
-                    ids = batch.column("id").to_pylist()
+                    keep = [i not in dropped for i in ids]
+                    left_out += keep.count(False)
+                    mask = pa.array(keep)
+                    batch, hashes, ids = batch.filter(mask), hashes.filter(mask), [i for i, k in zip(ids, keep) if k]
                 writers.add(batch, pa.array([split_of(i, params.splits) for i in ids], pa.string()), hashes)
                 stats.add(batch)
             bar.update(1)
