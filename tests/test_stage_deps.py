@@ -159,3 +159,40 @@ def test_the_reuse_key_follows_normalize_code_only(monkeypatch):
         lambda stage: [(p, d + b"#" if p == "text/clean.py" else d) for p, d in original(stage)],
     )
     assert reuse.fingerprint(NormalizeParams(), FilterParams()) != before
+
+
+# Imported by a stage's code but unable to change what its reuse keys stand for, and why.
+NOT_IN_RECORDS = {
+    "click": "the command line",
+    "yaml": "reads params.yaml, whose values are in the fingerprint",
+    "numpy": "indexes rows (normalize); in dedup's fingerprint",
+    "zstandard": "decompresses: its output is the compressed bytes' exactly",
+    "ray": "an engine: outputs are the same on every engine",
+    "tqdm": "progress bars",
+    "datasets": "its Features, read by publish only (core.schema)",
+}
+DISTRIBUTIONS = {"charset_normalizer": "charset-normalizer"}
+
+
+def _third_party_imports(stage: str) -> set[str]:
+    import ast
+
+    found = set()
+    for path, data in provenance.code_files(stage):
+        if path.endswith(".py"):
+            for node in ast.walk(ast.parse(data)):
+                if isinstance(node, ast.Import):
+                    found |= {alias.name.split(".")[0] for alias in node.names}
+                elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                    found.add(node.module.split(".")[0])
+    return {name for name in found if name not in sys.stdlib_module_names and name not in ("broadsheet", "__future__")}
+
+
+@pytest.mark.parametrize("stage", ["normalize", "dedup"])
+def test_every_library_that_can_change_an_output_is_in_its_reuse_fingerprint(stage):
+    from broadsheet.dedup import reuse as dedup_reuse
+    from broadsheet.normalize import reuse as normalize_reuse
+
+    libraries = {"normalize": normalize_reuse.LIBRARIES, "dedup": dedup_reuse.LIBRARIES}[stage]
+    imported = {DISTRIBUTIONS.get(name, name) for name in _third_party_imports(stage)}
+    assert imported - set(NOT_IN_RECORDS) <= set(libraries)

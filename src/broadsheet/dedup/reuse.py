@@ -24,10 +24,14 @@ from broadsheet.core.shards import read_parquet
 from broadsheet.dedup import folder as layout
 
 
+LIBRARIES = ("numpy", "pyarrow")
+"""The distributions whose versions can change a band key (tests/test_stage_deps.py holds them to the imports)."""
+
+
 def fingerprint(params: DedupParams) -> str:
-    """What, besides the texts, decides band keys and similarities: the code, NumPy, and the MinHash settings."""
+    """What, besides the texts, decides band keys and similarities: the code, libraries, and MinHash settings."""
     settings = {name: getattr(params, name) for name in ("ngram", "num_perm", "seed", "bands", "rows")}
-    libraries = {name: metadata.version(name) for name in ("numpy", "pyarrow")}
+    libraries = {name: metadata.version(name) for name in LIBRARIES}
     described = {"code": provenance.code_sha256("dedup"), **libraries, **settings}
     return hashlib.sha256(json.dumps(described, sort_keys=True).encode()).hexdigest()
 

@@ -47,7 +47,8 @@ from broadsheet.core.files import keep, sha256_file
 from broadsheet.core.values import Source
 from broadsheet.normalize.folder import INDEX
 
-_LIBRARIES = ("pyarrow", "pycld2", "ftfy", "charset-normalizer")
+LIBRARIES = ("pyarrow", "pycld2", "ftfy", "charset-normalizer", "budoux")
+"""The distributions whose versions can change a record (tests/test_stage_deps.py holds them to the imports)."""
 IDENTITY = ["id", "source.path", "source.ordinal", "source.raw_sha256"]
 """The columns of a previous shard that say which source, and which bytes of it, each row came from."""
 
@@ -55,7 +56,7 @@ IDENTITY = ["id", "source.path", "source.ordinal", "source.raw_sha256"]
 def fingerprint(*settings) -> str:
     """What, besides its sources, decides a shard's bytes: code, libraries, Unicode data, ``settings`` (dataclasses)."""
     digest = hashlib.sha256(provenance.code_sha256("normalize").encode())
-    versions = {name: metadata.version(name) for name in _LIBRARIES}
+    versions = {name: metadata.version(name) for name in LIBRARIES}
     environment = {"python": sys.version_info[:2], "unicode": unicodedata.unidata_version, "libraries": versions}
     digest.update(json.dumps(environment, sort_keys=True).encode())
     for setting in settings:
