@@ -111,3 +111,41 @@ def test_other_settings_or_a_damaged_key_file_are_computed_again(tmp_path, stori
     assert hashed["texts"] == 80
     dedup.run(tmp_path / "n", tmp_path / "fresh", other, progress=False, fresh=True)
     assert tree_bytes(tmp_path / "d") == tree_bytes(tmp_path / "fresh")
+
+
+def test_nothing_altered_or_planted_in_the_previous_output_is_taken(tmp_path, stories, hashed):
+    import json
+    import os
+
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    raw = tmp_path / "raw"
+    corpus(raw, stories)
+    run(raw, tmp_path, tmp_path / "fresh", hashed)
+    run(raw, tmp_path, tmp_path / "d", hashed)
+    files = layout.key_files(tmp_path / "d")
+    table = pq.read_table(files[0])  # valid Parquet, its texts, random keys: not the file the index vouches for
+    noise = np.random.default_rng(0).integers(0, 1 << 63, size=(table.num_rows, 16), dtype=np.uint64)
+    column = pa.FixedSizeBinaryArray.from_buffers(pa.binary(128), table.num_rows, [None, pa.py_buffer(noise.tobytes())])
+    pq.write_table(table.set_column(1, "keys", column), files[0])
+    pairs = pq.read_table(tmp_path / "d" / layout.PAIRS)
+    pq.write_table(pairs.set_column(2, "similarity", pa.array([0.0] * pairs.num_rows)), tmp_path / "d" / layout.PAIRS)
+    files[1].unlink()
+    os.mkfifo(files[1])  # would hang a reader
+    files[2].unlink()
+    (tmp_path / "outside.parquet").write_bytes(files[3].read_bytes())
+    files[2].symlink_to(tmp_path / "outside.parquet")
+    index = json.loads((tmp_path / "d" / layout.INDEX).read_text())
+    hashed.update(texts=0, pairs=0)
+    run(raw, tmp_path, tmp_path / "d", hashed)
+    assert 0 < hashed["texts"] < 80 and hashed["pairs"] > 0
+    assert tree_bytes(tmp_path / "d") == tree_bytes(tmp_path / "fresh")
+
+    index["keys"][0]["file"] = "../outside.parquet"  # an index naming a file outside the folder is not taken at all
+    (tmp_path / "d" / layout.INDEX).write_text(json.dumps(index))
+    hashed["texts"] = 0
+    run(raw, tmp_path, tmp_path / "d", hashed)
+    assert hashed["texts"] == 80
+    assert tree_bytes(tmp_path / "d") == tree_bytes(tmp_path / "fresh")

@@ -197,3 +197,32 @@ def test_kept_shards_are_the_previous_files_linked_not_written_again(tmp_path, n
     after = {p.name: os.stat(p).st_ino for p in (out / "data").iterdir()}
     assert after == before
     assert_as_fresh(raw, out)
+
+
+def test_nothing_planted_or_miscounted_in_the_previous_output_is_taken(tmp_path, normalised):
+    raw, out = tmp_path / "raw", tmp_path / "n"
+    for n in range(120):
+        write(raw, name(n), article(n))
+    run(raw, out)
+    shards = sorted((out / "data").glob("part-*.parquet"))
+    assert len(shards) >= 4
+    shards[0].unlink()
+    os.mkfifo(shards[0])  # would hang a reader
+    (tmp_path / "outside.parquet").write_bytes(shards[2].read_bytes())
+    shards[1].unlink()
+    shards[1].symlink_to(tmp_path / "outside.parquet")  # would lead out of the folder
+    index = json.loads((out / "shards.json").read_text())
+    index["shards"][2]["rows"] += 1  # what the index says no longer matches its file
+    (out / "shards.json").write_text(json.dumps(index))
+    normalised.clear()
+    run(raw, out)
+    assert 0 < len(normalised) < 120
+    assert_as_fresh(raw, out)
+
+    index = json.loads((out / "shards.json").read_text())
+    index["shards"][3]["file"] = "../../outside.parquet"
+    (out / "shards.json").write_text(json.dumps(index))
+    normalised.clear()
+    run(raw, out)
+    assert len(normalised) == 120  # an index naming a file outside the folder is not taken at all
+    assert_as_fresh(raw, out)

@@ -81,3 +81,33 @@ def test_a_damaged_shard_or_another_normaliser_is_encoded_again(tmp_path, counte
     assert counted["hashes"] == 40
     run(raw, tmp_path, tmp_path / "fresh", other, fresh=True)
     assert tree_bytes(tmp_path / "p") == tree_bytes(tmp_path / "fresh")
+
+
+def test_nothing_swapped_or_planted_in_the_previous_output_is_taken(tmp_path, counted):
+    import json
+    import os
+
+    raw = tmp_path / "raw"
+    corpus(raw, range(60))
+    run(raw, tmp_path, tmp_path / "fresh")
+    run(raw, tmp_path, tmp_path / "p")
+    index_path = tmp_path / "p" / layout.INDEX
+    index = json.loads(index_path.read_text())
+    train = index["splits"]["train"]
+    train[0]["key"], train[1]["key"] = train[1]["key"], train[0]["key"]  # each key now names the other's files
+    index_path.write_text(json.dumps(index))
+    planted = layout.arrow_files(tmp_path / "p", "train")[2]
+    planted.unlink()
+    os.mkfifo(planted)  # would hang a reader
+    counted.update(hashes=0, exports=0)
+    run(raw, tmp_path, tmp_path / "p")
+    assert counted == {"hashes": 0, "exports": 3}
+    assert tree_bytes(tmp_path / "p") == tree_bytes(tmp_path / "fresh")
+
+    manifest_file = layout.manifest_files(tmp_path / "p")[0]
+    manifest_file.unlink()
+    os.mkfifo(manifest_file)
+    counted.update(hashes=0, exports=0)
+    run(raw, tmp_path, tmp_path / "p")
+    assert counted["hashes"] == 60  # without a readable manifest nothing of the previous output is taken
+    assert tree_bytes(tmp_path / "p") == tree_bytes(tmp_path / "fresh")

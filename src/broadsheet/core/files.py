@@ -8,6 +8,7 @@ import hashlib
 import json
 import os
 import shutil
+import stat
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -162,13 +163,29 @@ def check_apart(out: str | Path, inputs: list[str | Path]) -> None:
 def keep(previous: Path, path: Path) -> None:
     """Put the previous output's file ``previous`` at ``path`` of the new one: a hard link where the file system
     allows, so it keeps its inode and time and DVC's state knows its hash without reading it again; else a copy.
+    OSError if ``previous`` is no regular file (a link, a FIFO, a device planted there is not taken).
 
     Safe because no output file is ever written in place: a run writes new files and renames folders.
     """
+    if not stat.S_ISREG(os.lstat(previous).st_mode):
+        raise OSError(f"{previous} is not a regular file")
     try:
         os.link(previous, path)
     except OSError:
         shutil.copyfile(previous, path)
+
+
+def previous_bytes(path: Path) -> bytes | None:
+    """The bytes of a previous output's file ``path`` if it is a regular file; None if it is missing or is a link,
+    a FIFO or a device (planted there, it must neither hang a run nor lead it out of the folder)."""
+    try:
+        handle = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError:
+        return None
+    with os.fdopen(handle, "rb") as f:
+        if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+            return None
+        return f.read()
 
 
 def sha256_file(path: str | Path) -> str:

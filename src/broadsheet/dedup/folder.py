@@ -7,13 +7,15 @@ metrics.json         documents, clusters, exact and near duplicates, candidate a
 provenance.json      toolkit version, code hash and settings of the run (core.provenance)
 keys/part-0000i.parquet  the LSH band keys of every row of normalize shard i, and whether it has words
 pairs.parquet        the Jaccard similarity of every pair of texts (by hash) this run compared
+reuse.json           the settings they were made with, each key file's texts digest, and every file's sha256
 ```
-``keys`` and ``pairs.parquet`` are for the next run (``reuse``). Later stages read the folder only through
-``dropped`` and ``provenance``.
+``keys``, ``pairs.parquet`` and ``reuse.json`` are for the next run (``reuse``). Later stages read the folder
+only through ``dropped`` and ``provenance``.
 """
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import numpy as np
@@ -31,14 +33,14 @@ METRICS = "metrics.json"
 KEYS = "keys"
 PAIRS = "pairs.parquet"
 PAIRS_SCHEMA = pa.schema([("a", pa.string(), False), ("b", pa.string(), False), ("similarity", pa.float64(), False)])
-_SETTINGS, _TEXTS = b"broadsheet.settings", b"broadsheet.texts"
+INDEX = "reuse.json"
 DROP = {"none": set(), "exact": {"exact"}, "near": {"exact", "near"}}
 """What publish leaves out under each ``dedup.drop``: the kinds of cluster member."""
 OWNER = Owner(
     "dedup",
     schema.tag("duplicate"),
     signature=DUPLICATES,
-    names=frozenset({DUPLICATES, METRICS, KEYS, PAIRS, _provenance.FILE, MARKER}),
+    names=frozenset({DUPLICATES, METRICS, KEYS, PAIRS, INDEX, _provenance.FILE, MARKER}),
 )
 
 
@@ -58,29 +60,21 @@ def key_path(folder: Path, index: int) -> Path:
     return folder / KEYS / f"part-{index:05d}.parquet"
 
 
-def write_keys(
-    folder: Path, index: int, texts: pa.Array, keys: np.ndarray, has_words: np.ndarray, digest: str, settings: str
-):
-    """The band keys (rows x bands) of normalize shard ``index``, by its rows' text hashes ``texts`` (whose
-    reuse.texts_digest is ``digest``)."""
+def write_keys(folder: Path, index: int, texts: pa.Array, keys: np.ndarray, has_words: np.ndarray) -> str:
+    """The band keys (rows x bands) of normalize shard ``index``, by its rows' text hashes ``texts``; the file's
+    sha256."""
     keys = np.ascontiguousarray(keys, dtype=np.uint64)
     width = keys.shape[1] * keys.itemsize
     column = pa.FixedSizeBinaryArray.from_buffers(pa.binary(width), len(keys), [None, pa.py_buffer(keys.tobytes())])
     table = pa.table({"text_sha256": texts, "keys": column, "has_words": pa.array(has_words, pa.bool_())})
-    table = table.replace_schema_metadata({_SETTINGS: settings, _TEXTS: digest})
-    pq.write_table(table, key_path(folder, index), **PARQUET_OPTIONS)
+    return _write(table, key_path(folder, index))
 
 
-def key_file_metadata(path: Path) -> dict[str, str]:
-    """The settings fingerprint and texts digest of a key file (read from its footer)."""
-    found = pq.read_schema(path).metadata or {}
-    return {"settings": found.get(_SETTINGS, b"").decode(), "texts": found.get(_TEXTS, b"").decode()}
-
-
-def read_keys(path: Path, bands: int) -> tuple[pa.Array, np.ndarray, np.ndarray] | None:
-    """The text hashes, band keys and words flags of a key file's rows; None if it is not one of ``bands`` keys."""
+def read_keys(data: bytes, bands: int) -> tuple[pa.Array, np.ndarray, np.ndarray] | None:
+    """The text hashes, band keys and words flags of a key file's rows (its bytes); None if it is not one of
+    ``bands`` keys."""
     try:
-        table = read_parquet(path)
+        table = read_parquet(pa.BufferReader(data))
     except (OSError, pa.ArrowException):
         return None
     if table.schema.names != ["text_sha256", "keys", "has_words"] or any(c.null_count for c in table.columns):
@@ -90,19 +84,40 @@ def read_keys(path: Path, bands: int) -> tuple[pa.Array, np.ndarray, np.ndarray]
         return None
     rows = table.num_rows
     keys = np.frombuffer(column.buffers()[1], np.uint64)[column.offset * bands : (column.offset + rows) * bands]
-    return texts, keys.reshape(rows, bands), table.column("has_words").to_numpy()
+    return texts, keys.reshape(rows, bands), table.column("has_words").to_numpy(zero_copy_only=False)
 
 
-def write_pairs(folder: Path, similarities: dict[tuple[str, str], float], settings: str) -> None:
-    """The similarity of each pair of text hashes, in order."""
+def write_pairs(folder: Path, similarities: dict[tuple[str, str], float]) -> str:
+    """The similarity of each pair of text hashes, in order; the file's sha256."""
     pairs = sorted(similarities.items())
     columns = {"a": [a for (a, _), _ in pairs], "b": [b for (_, b), _ in pairs], "similarity": [s for _, s in pairs]}
-    table = pa.table(columns, schema=PAIRS_SCHEMA.with_metadata({_SETTINGS: settings}))
-    pq.write_table(table, folder / PAIRS, **PARQUET_OPTIONS)
+    return _write(pa.table(columns, schema=PAIRS_SCHEMA), folder / PAIRS)
 
 
-def settings_of(table_schema: pa.Schema) -> str:
-    return (table_schema.metadata or {}).get(_SETTINGS, b"").decode()
+def read_pairs(data: bytes) -> dict[tuple[str, str], float]:
+    """(text hash, text hash) -> similarity of a pairs file (its bytes); empty if it is not one."""
+    try:
+        table = read_parquet(pa.BufferReader(data))
+    except (OSError, pa.ArrowException):
+        return {}
+    if not table.schema.equals(PAIRS_SCHEMA):
+        return {}
+    columns = table.to_pydict()
+    return dict(zip(zip(columns["a"], columns["b"]), columns["similarity"]))
+
+
+def write_index(folder: Path, settings: str, keys: list[dict], pairs: str) -> None:
+    """What the next run may take: the settings fingerprint, each key file's texts digest and sha256, and the pairs
+    file's sha256."""
+    write_json(folder / INDEX, {"settings": settings, "keys": keys, "pairs": pairs})
+
+
+def _write(table: pa.Table, path: Path) -> str:
+    sink = pa.BufferOutputStream()
+    pq.write_table(table, sink, **PARQUET_OPTIONS)
+    data = sink.getvalue().to_pybytes()
+    path.write_bytes(data)
+    return hashlib.sha256(data).hexdigest()
 
 
 def _complete(folder: str | Path) -> Path:

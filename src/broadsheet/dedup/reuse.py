@@ -13,16 +13,17 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
+from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
 import pyarrow as pa
 
 from broadsheet.core import provenance
+from broadsheet.core.files import previous_bytes
 from broadsheet.core.params import DedupParams
-from broadsheet.core.shards import read_parquet
 from broadsheet.dedup import folder as layout
-
 
 LIBRARIES = ("numpy", "pyarrow")
 """The distributions whose versions can change a band key (tests/test_stage_deps.py holds them to the imports)."""
@@ -41,36 +42,48 @@ def texts_digest(hashes: pa.Array) -> str:
     return hashlib.sha256("\n".join(hashes.to_pylist()).encode()).hexdigest()
 
 
-class Previous:
-    """What the dedup output ``folder`` of an earlier run holds for this one; nothing if it is none, was made
-    with another fingerprint, or cannot be read."""
+@dataclass(frozen=True)
+class KeyFile:
+    """A key file of the previous output, with the sha256 its index gives it."""
 
-    def __init__(self, folder: str | Path | None, fingerprint: str):
-        self.keys: dict[str, Path] = {}
+    path: Path
+    sha256: str
+
+    def read(self) -> bytes | None:
+        """Its bytes, if they are still what the index says."""
+        data = previous_bytes(self.path)
+        return data if data is not None and hashlib.sha256(data).hexdigest() == self.sha256 else None
+
+
+class Previous:
+    """What the dedup output ``folder`` of an earlier run holds for this one (its ``reuse.json``); nothing if it is
+    none, was made with another fingerprint, or cannot be read. Only files whose sha256 the index gives are taken."""
+
+    def __init__(self, folder: str | Path | None = None, fingerprint: str = ""):
+        self.keys: dict[str, KeyFile] = {}
         """Texts digest -> the key file of a shard with those texts."""
-        self.key_files: list[Path] = []
-        """Every key file made with this fingerprint."""
+        self.key_files: list[KeyFile] = []
         self.similarities: dict[tuple[str, str], float] = {}
         """(text hash, text hash), in order -> their Jaccard similarity."""
         if folder is None or not layout.OWNER.wrote(Path(folder)):
             return
-        for path in layout.key_files(Path(folder)):
-            try:
-                found = layout.key_file_metadata(path)
-            except (OSError, pa.ArrowException):
-                continue
-            if found.get("settings") == fingerprint:
-                self.keys.setdefault(found["texts"], path)
-                self.key_files.append(path)
-        self.similarities = _similarities(Path(folder) / layout.PAIRS, fingerprint)
+        folder = Path(folder)
+        try:
+            index = json.loads(previous_bytes(folder / layout.INDEX) or b"")
+            if index["settings"] != fingerprint:
+                return
+            for entry in index["keys"]:
+                if not KEY_FILE.fullmatch(entry["file"]):
+                    raise ValueError(f"not a key file of the folder: {entry['file']!r}")
+                found = KeyFile(folder / entry["file"], entry["sha256"])
+                self.keys.setdefault(entry["texts"], found)
+                self.key_files.append(found)
+            pairs = KeyFile(folder / layout.PAIRS, index["pairs"]).read()
+        except (ValueError, KeyError, TypeError):
+            self.keys, self.key_files = {}, []
+            return
+        self.similarities = layout.read_pairs(pairs) if pairs is not None else {}
 
 
-def _similarities(path: Path, fingerprint: str) -> dict[tuple[str, str], float]:
-    try:
-        table = read_parquet(path)
-    except (OSError, pa.ArrowException):
-        return {}
-    if not table.schema.equals(layout.PAIRS_SCHEMA) or layout.settings_of(table.schema) != fingerprint:
-        return {}
-    columns = table.to_pydict()
-    return dict(zip(zip(columns["a"], columns["b"]), columns["similarity"]))
+KEY_FILE = re.compile(rf"{layout.KEYS}/part-[0-9]{{5,}}\.parquet")
+"""What an index may name as a key file: one in the folder's keys/, nothing outside it."""

@@ -95,7 +95,8 @@ def _run(ordered, rows: int):
 def _band_keys(
     ordered, shards: list[_Shard], hashes: pa.Array, previous: reuse.Previous, folder: Path, params: DedupParams, bar
 ):
-    """The LSH band keys (rows x bands) of every row, and which rows have words.
+    """The LSH band keys (rows x bands) of every row, which rows have words, and each shard's key file's row of
+    the index (``folder.write_index``).
 
     A shard of the same texts as one of the previous output takes that shard's; a row of another shard takes those
     of its text where a previous shard no unchanged one took held it; the rest are computed by ``ordered`` (the
@@ -104,27 +105,31 @@ def _band_keys(
     count = sum(shard.rows for shard in shards)
     keys = np.zeros((count, params.bands), np.uint64)
     has_words = np.zeros(count, bool)
-    settings = reuse.fingerprint(params)
     (folder / layout.KEYS).mkdir()
+    index_rows: dict[int, dict] = {}
     changed, taken_files = [], set()
     for index, shard in enumerate(shards):
         found = previous.keys.get(shard.texts)
-        taken = layout.read_keys(found, params.bands) if found else None
-        if taken is None or len(taken[0]) != shard.rows:
+        taken = _taken(found, hashes.slice(shard.offset, shard.rows), params.bands) if found else None
+        if taken is None:
             changed.append(index)
             continue
         rows = slice(shard.offset, shard.offset + shard.rows)
-        _, keys[rows], has_words[rows] = taken
-        keep(found, layout.key_path(folder, index))
+        keys[rows], has_words[rows] = taken
+        try:
+            keep(found.path, layout.key_path(folder, index))
+        except OSError:  # it was there a moment ago: write what was read from it
+            changed.append(index)
+            continue
+        index_rows[index] = _index_row(index, shard, found.sha256)
         taken_files.add(found)
         bar.update(shard.rows)
-    known = _keys_by_text([path for path in previous.key_files if path not in taken_files], params.bands)
+    known = _keys_by_text([file for file in previous.key_files if file not in taken_files], params.bands)
     computed = []
-    for index in changed:
+    for index in sorted(changed):
         shard = shards[index]
-        shard_hashes = hashes.slice(shard.offset, shard.rows).to_pylist()
         missing = []
-        for row, text in enumerate(shard_hashes):
+        for row, text in enumerate(hashes.slice(shard.offset, shard.rows).to_pylist()):
             if (where := known.get(text)) is None:
                 missing.append(row)
             else:
@@ -138,18 +143,35 @@ def _band_keys(
         if len(missing):
             keys[shard.offset + missing], has_words[shard.offset + missing] = next(results)
         rows = slice(shard.offset, shard.offset + shard.rows)
-        layout.write_keys(
-            folder, index, hashes.slice(shard.offset, shard.rows), keys[rows], has_words[rows], shard.texts, settings
+        texts = hashes.slice(shard.offset, shard.rows)
+        index_rows[index] = _index_row(
+            index, shard, layout.write_keys(folder, index, texts, keys[rows], has_words[rows])
         )
         bar.update(shard.rows)
-    return keys, has_words
+    return keys, has_words, [index_rows[index] for index in range(len(shards))]
 
 
-def _keys_by_text(paths: list[Path], bands: int) -> dict[str, tuple[np.ndarray, bool]]:
-    """Text hash -> (band keys, has words) of every row of the key files ``paths``."""
+def _taken(found: reuse.KeyFile, texts: pa.Array, bands: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """The keys and words flags of a previous key file, if it is what its index says and is of the texts
+    ``texts`` (the shard's hashes, in order)."""
+    data = found.read()
+    read = layout.read_keys(data, bands) if data is not None else None
+    if read is None or not read[0].equals(texts):
+        return None
+    return read[1], read[2]
+
+
+def _index_row(index: int, shard: _Shard, sha256: str) -> dict:
+    return {"file": layout.key_path(Path(), index).as_posix(), "texts": shard.texts, "sha256": sha256}
+
+
+def _keys_by_text(files: list[reuse.KeyFile], bands: int) -> dict[str, tuple[np.ndarray, bool]]:
+    """Text hash -> (band keys, has words) of every row of the previous key files ``files`` that are what their
+    index says."""
     found = {}
-    for path in paths:
-        if (read := layout.read_keys(path, bands)) is not None:
+    for file in files:
+        data = file.read()
+        if data is not None and (read := layout.read_keys(data, bands)) is not None:
             texts, keys, words = read
             found.update(zip(texts.to_pylist(), zip(keys, words.tolist())))
     return found
@@ -251,7 +273,7 @@ def _find(paths: list[Path], params: Params, previous: reuse.Previous, folder: P
         shards, ids, doc_paths, hashes = _columns(paths)
         exact_rep = first_occurrence(hashes)
         with Progress(STAGE, "doc", total=len(ids), enabled=progress) as bar:
-            keys, has_words = _band_keys(ordered, shards, hashes, previous, folder, dedup, bar)
+            keys, has_words, key_index = _band_keys(ordered, shards, hashes, previous, folder, dedup, bar)
         rows = np.flatnonzero((exact_rep == np.arange(len(ids))) & has_words)  # texts without words are never near
         pairs = sorted((int(rows[a]), int(rows[b])) for a, b in candidate_pairs(keys[rows]))
         del keys
@@ -265,7 +287,8 @@ def _find(paths: list[Path], params: Params, previous: reuse.Previous, folder: P
         near = sorted(_near_pairs(clusters, exact_rep) - similar.keys())
         similar.update(_similarities(ordered, shards, hashes, near, previous.similarities, dedup.ngram))
     decisions = _decisions(ids, doc_paths, exact_rep, clusters, similar)
-    layout.write_pairs(folder, {_text_pair(hashes, a, b): s for (a, b), s in similar.items()}, reuse.fingerprint(dedup))
+    pairs_sha256 = layout.write_pairs(folder, {_text_pair(hashes, a, b): s for (a, b), s in similar.items()})
+    layout.write_index(folder, reuse.fingerprint(dedup), key_index, pairs_sha256)
 
     kinds = [d["kind"] for d in decisions]
     metrics = {

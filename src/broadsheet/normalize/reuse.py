@@ -31,6 +31,7 @@ import bisect
 import dataclasses
 import hashlib
 import json
+import re
 import sys
 import unicodedata
 from dataclasses import dataclass, field
@@ -43,12 +44,14 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from broadsheet.core import provenance, schema
-from broadsheet.core.files import keep, sha256_file
+from broadsheet.core.files import keep, previous_bytes, sha256_file
 from broadsheet.core.values import Source
 from broadsheet.normalize.folder import INDEX
 
 LIBRARIES = ("pyarrow", "pycld2", "ftfy", "charset-normalizer", "budoux")
 """The distributions whose versions can change a record (tests/test_stage_deps.py holds them to the imports)."""
+SHARD_FILE = re.compile(r"data/part-[0-9]{5,}\.parquet")
+"""What an index may name as a shard's file: one in the folder's data/, nothing outside it."""
 IDENTITY = ["id", "source.path", "source.ordinal", "source.raw_sha256"]
 """The columns of a previous shard that say which source, and which bytes of it, each row came from."""
 
@@ -107,9 +110,10 @@ class Entry:
             return True
         try:
             keep(self.folder / self.file, path)
-            if sha256_file(path) == self.sha256:  # checked where it now is: these are the bytes published
+            # checked where it now is (these are the bytes published), and that it holds the rows the index says
+            if sha256_file(path) == self.sha256 and pq.ParquetFile(path).metadata.num_rows == self.record["rows"]:
                 return True
-        except OSError:
+        except (OSError, pa.ArrowException):
             pass
         path.unlink(missing_ok=True)
         return False
@@ -158,11 +162,8 @@ class Kept:
 
 def _verified(path: Path, sha256: str) -> bytes | None:
     """The bytes of ``path`` if their sha256 is ``sha256``: only a file the index vouches for gives rows."""
-    try:
-        data = path.read_bytes()
-    except OSError:
-        return None
-    return data if hashlib.sha256(data).hexdigest() == sha256 else None
+    data = previous_bytes(path)
+    return data if data is not None and hashlib.sha256(data).hexdigest() == sha256 else None
 
 
 def _matches(shard: list[Source], contents: list[str], identity: pa.Table) -> tuple[list[int], list[int]]:
@@ -224,14 +225,16 @@ class Previous:
 def previous(folder: Path) -> Previous:
     """The index of the normalize output ``folder``; empty when there is none, or it is not one this code wrote."""
     try:
-        index = json.loads((folder / INDEX).read_text(encoding="utf-8"))
+        index = json.loads(previous_bytes(folder / INDEX) or b"")
         entries = {row["key"]: _entry(folder, row) for row in index["shards"]}
         return Previous(index["fingerprint"], entries)
-    except (OSError, ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError):
         return Previous()
 
 
 def _entry(folder: Path, row: dict) -> Entry:
+    if row["file"] is not None and not SHARD_FILE.fullmatch(row["file"]):
+        raise ValueError(f"not a shard of the folder: {row['file']!r}")  # the whole index is then not taken
     (first_ordinal, first_path), (last_ordinal, last_path) = row["span"]
     places = (_place(first_ordinal, first_path), _place(last_ordinal, last_path))
     return Entry(folder, row["file"], row["sha256"], places, row)

@@ -29,8 +29,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from broadsheet.core import provenance, schema
-from broadsheet.core.errors import BroadsheetError
-from broadsheet.core.files import MARKER, Owner, keep, read_json, sha256_file, write_json
+from broadsheet.core.files import MARKER, Owner, keep, previous_bytes, sha256_file, write_json
 from broadsheet.core.params import SPLITS, PublishParams
 from broadsheet.core.shards import PARQUET_OPTIONS, ShardWriter, parquet_writer, read_parquet
 from broadsheet.publish import manifest, reuse
@@ -135,9 +134,7 @@ class _SplitWriter:
         arrow, parquet = self.parts(index)
         key = reuse.shard_key(self.fingerprint, table)
         files = self.previous.shards.get(key)
-        if files is not None and files.intact():
-            keep(files.arrow, arrow)
-            keep(files.parquet, parquet)
+        if files is not None and _take(files, table, arrow, parquet):
             sha256 = files.sha256
         else:
             with pa.OSFile(str(arrow), "wb") as sink, pa.ipc.new_stream(sink, self.arrow_schema) as stream:
@@ -150,6 +147,21 @@ class _SplitWriter:
             sha256 = (sha256_file(arrow), sha256_file(parquet))
         self.index.append({"key": key, "arrow_sha256": sha256[0], "parquet_sha256": sha256[1]})
         return arrow
+
+
+def _take(files: reuse.Files, rows: pa.Table, arrow: Path, parquet: Path) -> bool:
+    """Put a previous shard's two files at ``arrow`` and ``parquet`` if they are what its index says and hold
+    ``rows``; else leave nothing there."""
+    try:
+        if files.hold(rows):
+            keep(files.arrow, arrow)
+            keep(files.parquet, parquet)
+            return True
+    except OSError:  # there a moment ago
+        pass
+    arrow.unlink(missing_ok=True)
+    parquet.unlink(missing_ok=True)
+    return False
 
 
 def _compact(table: pa.Table) -> pa.Table:
@@ -245,9 +257,19 @@ class Writers:
 def previous(folder: Path, fingerprint: str) -> reuse.Previous:
     """What the published ``folder`` of an earlier run holds for this one (``reuse``)."""
     index = None
-    if OWNER.wrote(folder) and (folder / INDEX).is_file():
+    if OWNER.wrote(folder):
         try:
-            index = read_json(folder / INDEX)
-        except BroadsheetError:
+            index = json.loads(previous_bytes(folder / INDEX) or b"")
+        except ValueError:
             pass
-    return reuse.Previous(index, partial(shard_files, folder), partial(read_manifest, folder), fingerprint)
+    return reuse.Previous(index, partial(shard_files, folder), partial(_previous_manifest, folder), fingerprint)
+
+
+def _previous_manifest(folder: Path) -> pa.Table:
+    """The manifest of a previous output, from regular files only (ValueError otherwise: nothing is reused)."""
+    tables = []
+    for path in manifest_files(folder):
+        if (data := previous_bytes(path)) is None:
+            raise ValueError(f"{path} is not a regular file")
+        tables.append(read_parquet(pa.BufferReader(data)))
+    return pa.concat_tables(tables).replace_schema_metadata(None)

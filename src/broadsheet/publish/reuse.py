@@ -20,8 +20,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from broadsheet.core import provenance
-from broadsheet.core.files import sha256_file
+from broadsheet.core.files import previous_bytes
 from broadsheet.core.params import SPLITS
+from broadsheet.core.shards import read_parquet
 
 
 def fingerprint(normalizer: str) -> str:
@@ -50,12 +51,18 @@ class Files:
     parquet: Path
     sha256: tuple[str, str]
 
-    def intact(self) -> bool:
-        """Both files are still what the index says."""
-        try:
-            return (sha256_file(self.arrow), sha256_file(self.parquet)) == self.sha256
-        except OSError:
+    def hold(self, rows: pa.Table) -> bool:
+        """Both files are still what the index says and hold the ids of ``rows`` in order (so an index whose
+        keys were swapped gives nothing)."""
+        data = (previous_bytes(self.arrow), previous_bytes(self.parquet))
+        if None in data or tuple(hashlib.sha256(d).hexdigest() for d in data) != self.sha256:
             return False
+        try:
+            arrow = pa.ipc.open_stream(pa.BufferReader(data[0])).read_all().column("id")
+            parquet = read_parquet(pa.BufferReader(data[1]), columns=["id"]).column("id")
+        except (OSError, pa.ArrowException):
+            return False
+        return arrow.equals(rows.column("id")) and parquet.equals(rows.column("id"))
 
 
 class Previous:
