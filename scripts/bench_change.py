@@ -59,7 +59,9 @@ def repro(root: Path, *extra: str) -> tuple[dict[str, float], float]:
         seconds, rss = timed(root, "dvc", "repro", "-q", *extra, stderr=log)
         log.seek(0)
         stages = {m[1]: float(m[2]) for line in log if (m := SUMMARY.match(line.strip()))}
-    return {**stages, "dvc": seconds - sum(stages.values()), "all": seconds}, rss
+    found = {**stages, "dvc": seconds - sum(stages.values()), "all": seconds}
+    print(f"dvc repro {' '.join(extra)}: " + ", ".join(f"{k} {v:.1f} s" for k, v in found.items()), flush=True)
+    return found, rss
 
 
 def edit(path: Path) -> None:
