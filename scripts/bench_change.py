@@ -21,15 +21,13 @@ import filecmp
 import os
 import re
 import shutil
-import subprocess
-import sys
 import tarfile
 import tempfile
 from pathlib import Path
 
 import yaml
 
-from bench_dvc import link_files, pack, sh, timed
+from bench_dvc import corpus_and_extra, link_files, pack, sh, timed
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -118,19 +116,7 @@ def main() -> None:
     parser.add_argument("--per-shard", type=int, default=0, help="documents per gzip tar shard (default: loose files)")
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="bench-change-"))
-    corpus = args.corpus or tmp / "raw"
-    if not args.corpus:
-        subprocess.run(
-            [sys.executable, str(HERE / "make_corpus.py"), str(corpus), "--docs", str(args.docs)], check=True
-        )
-    files = sorted(corpus.glob("*.txt"))
-    extra_dir = tmp / "extra"
-    count = max(1, round(len(files) * args.added))
-    make = [sys.executable, str(HERE / "make_corpus.py"), str(extra_dir), "--docs", str(count), "--seed", "2"]
-    subprocess.run(make, check=True, stdout=subprocess.DEVNULL)
-    extra = sorted(extra_dir.glob("*.txt"))
-    if {p.name for p in extra} & {p.name for p in files}:
-        raise SystemExit("the added documents' names clash with the corpus's")
+    files, extra = corpus_and_extra(args.corpus, args.docs, tmp, args.added)
 
     root = tmp / "project"
     stages = project(root, args.repo.resolve())

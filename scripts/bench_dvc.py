@@ -63,6 +63,22 @@ def pack(files: list[Path], into: Path, per_shard: int, prefix: str = "shard") -
                 tar.add(path, arcname=path.name)
 
 
+def corpus_and_extra(corpus: Path | None, docs: int, tmp: Path, share: float) -> tuple[list[Path], list[Path]]:
+    """The corpus's files (``corpus``, else ``docs`` made by make_corpus.py in ``tmp``), and ``share`` as many more
+    made with another seed, to add."""
+    if corpus is None:
+        corpus = tmp / "raw"
+        subprocess.run([sys.executable, str(HERE / "make_corpus.py"), str(corpus), "--docs", str(docs)], check=True)
+    files = sorted(corpus.glob("*.txt"))
+    count = str(max(1, round(len(files) * share)))
+    make = [sys.executable, str(HERE / "make_corpus.py"), str(tmp / "extra"), "--docs", count, "--seed", "2"]
+    subprocess.run(make, check=True, stdout=subprocess.DEVNULL)
+    extra = sorted((tmp / "extra").glob("*.txt"))
+    if clash := {p.name for p in extra} & {p.name for p in files}:
+        raise SystemExit(f"the extra documents' names clash with the corpus's: {sorted(clash)[:3]}")
+    return files, extra
+
+
 def project(root: Path) -> None:
     """A git + DVC project with this repo's normalize stage, params and schemas."""
     root.mkdir(parents=True)
@@ -86,30 +102,7 @@ def main() -> None:
     parser.add_argument("--packed", type=Path, help="the corpus already packed in tar shards (default: pack it here)")
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="bench-dvc-"))
-    corpus = args.corpus or tmp / "raw"
-    if not args.corpus:
-        subprocess.run(
-            [sys.executable, str(HERE / "make_corpus.py"), str(corpus), "--docs", str(args.docs)], check=True
-        )
-    files = sorted(corpus.glob("*.txt"))
-    extra_dir = tmp / "extra"
-    subprocess.run(
-        [
-            sys.executable,
-            str(HERE / "make_corpus.py"),
-            str(extra_dir),
-            "--docs",
-            str(max(1, len(files) // 100)),
-            "--seed",
-            "2",
-        ],
-        check=True,
-        stdout=subprocess.DEVNULL,
-    )
-    extra = sorted(extra_dir.glob("*.txt"))
-    extra_names = {p.name for p in extra} & {p.name for p in files}
-    if extra_names:
-        raise SystemExit(f"the extra documents' names clash with the corpus's: {sorted(extra_names)[:3]}")
+    files, extra = corpus_and_extra(args.corpus, args.docs, tmp, 0.01)
     rows = []
     for layout in args.layouts.split(","):
         root = tmp / layout
