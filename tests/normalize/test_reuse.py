@@ -226,3 +226,17 @@ def test_nothing_planted_or_miscounted_in_the_previous_output_is_taken(tmp_path,
     run(raw, out)
     assert len(normalised) == 120  # an index naming a file outside the folder is not taken at all
     assert_as_fresh(raw, out)
+
+
+def test_a_changed_shard_past_the_bytes_held_reads_its_files_again(tmp_path, normalised, monkeypatch):
+    raw, out = tmp_path / "raw", tmp_path / "n"
+    for n in range(30):
+        write(raw, name(n), article(n))
+    run(raw, out)
+    monkeypatch.setattr(task, "HOLD_BYTES", 200)  # about one file: the rest are read again to be normalised
+    write(raw, name(7), article(7) + " An edit.")
+    write(raw, name(40), article(40))
+    normalised.clear()
+    run(raw, out)
+    assert sorted(normalised) == [name(7), name(40)]
+    assert_as_fresh(raw, out)

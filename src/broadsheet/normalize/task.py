@@ -97,14 +97,14 @@ def normalize_shard(
     Otherwise a source whose record ``earlier`` (the previous output's rows) holds takes that row.
     The records become Arrow and a Parquet row group ROW_GROUP_ROWS sources at a time, so a
     worker holds that many documents as Python objects, whatever the shard's length; with
-    nothing ``known`` (a first or fresh run) it holds no more raw files than that either.
+    nothing ``known`` (a first or fresh run) it holds no more raw files than that either, and
+    otherwise at most HOLD_BYTES of them.
     """
     held: list | None = None
     contents: list[str] = []
     kept = reuse.Kept()
     if known:  # whether to normalise at all depends on the key: read and hash the whole shard first
-        held = [read(source, params.max_file_bytes, params.fields) for source in shard]
-        contents = [_content(raw) for raw in held]
+        held, contents = _read_and_hash(shard, params)
         if (key := reuse.shard_key(fingerprint, shard, contents)) in known:
             return ShardResult(key, b"", None, 0, [], [], {}, reused=True)
         if earlier is not None:
@@ -125,6 +125,9 @@ def normalize_shard(
                 if held is None:  # each file read as its turn comes
                     raw = read(shard[i], params.max_file_bytes, params.fields)
                     contents.append(_content(raw))
+                elif held[i] is _AGAIN:  # not held: read again, and the key takes what was read now
+                    raw, held[i] = read(shard[i], params.max_file_bytes, params.fields), None
+                    contents[i] = _content(raw)
                 else:
                     raw, held[i] = held[i], None  # let the bytes go as their records come
                 result = raw if isinstance(raw, Rejected) else normalized(raw, shard[i], params, contents[i])
@@ -145,6 +148,26 @@ def normalize_shard(
     sha256 = hashlib.sha256(parquet).hexdigest() if rows else None
     key = reuse.shard_key(fingerprint, shard, contents)  # all contents are known only now, on a first run
     return ShardResult(key, parquet, sha256, rows, rejected, filtered, counts, reuse.span(shard))
+
+
+HOLD_BYTES = 64 << 20
+"""Of a shard's raw bytes, what a worker holds while it finds the shard's key; the rest it reads again."""
+_AGAIN = object()
+
+
+def _read_and_hash(shard: list[Source], params: NormalizeParams) -> tuple[list, list[str]]:
+    """Each source's bytes (or Rejected), and its content for the key; past HOLD_BYTES, _AGAIN in place of
+    the bytes."""
+    held, contents, size = [], [], 0
+    for source in shard:
+        raw = read(source, params.max_file_bytes, params.fields)
+        contents.append(_content(raw))
+        if isinstance(raw, bytes) and size + len(raw) > HOLD_BYTES:
+            raw = _AGAIN
+        elif isinstance(raw, bytes):
+            size += len(raw)
+        held.append(raw)
+    return held, contents
 
 
 def _batch(records: list[dict], order: list[int], kept: pa.Table | None, doc: schema.Schema) -> pa.RecordBatch:
