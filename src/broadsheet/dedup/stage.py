@@ -2,10 +2,12 @@
 
 1. Exact: documents with the same ``text_sha256`` form a group; its first
    member in source order stands for it below.
-2. Near: MinHash signatures of word n-grams of those representatives (in
-   worker processes), LSH banding for candidate pairs, and the exact Jaccard
+2. Near: LSH band keys of MinHash signatures of word n-grams, per normalize
+   shard (each distinct text of a shard once, in worker processes), banding of
+   the representatives' keys for candidate pairs, and the exact Jaccard
    similarity of every candidate pair (the workers read their shingle sets
-   again), so no false positive is reported.
+   again), so no false positive is reported. Band keys and similarities of
+   texts the previous output holds are taken from it (``reuse``).
 3. Clusters are the connected components of verified pairs plus exact groups.
    Each keeps its member first in source order (lowest ordinal, then path):
    a rule of the documents alone, so decisions do not depend on worker count,
