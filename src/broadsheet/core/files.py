@@ -188,6 +188,14 @@ def previous_bytes(path: Path) -> bytes | None:
         return f.read()
 
 
+def write_hashed(path: Path, data) -> str:
+    """Write ``data`` (bytes, or an Arrow buffer) to ``path``; return its sha256, taken from the bytes in hand
+    rather than read back."""
+    view = memoryview(data)
+    path.write_bytes(view)
+    return hashlib.sha256(view).hexdigest()
+
+
 def sha256_file(path: str | Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as f:

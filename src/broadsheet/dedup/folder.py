@@ -15,7 +15,6 @@ only through ``dropped`` and ``provenance``.
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 import numpy as np
@@ -25,7 +24,7 @@ import pyarrow.parquet as pq
 from broadsheet.core import provenance as _provenance
 from broadsheet.core import schema
 from broadsheet.core.errors import BroadsheetError
-from broadsheet.core.files import MARKER, Owner, read_json, write_json
+from broadsheet.core.files import MARKER, Owner, read_json, write_hashed, write_json
 from broadsheet.core.shards import PARQUET_OPTIONS, read_parquet
 
 DUPLICATES = "duplicates.parquet"
@@ -115,9 +114,7 @@ def write_index(folder: Path, settings: str, keys: list[dict], pairs: str) -> No
 def _write(table: pa.Table, path: Path) -> str:
     sink = pa.BufferOutputStream()
     pq.write_table(table, sink, **PARQUET_OPTIONS)
-    data = sink.getvalue().to_pybytes()
-    path.write_bytes(data)
-    return hashlib.sha256(data).hexdigest()
+    return write_hashed(path, sink.getvalue())
 
 
 def _complete(folder: str | Path) -> Path:

@@ -29,7 +29,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from broadsheet.core import provenance, schema
-from broadsheet.core.files import MARKER, Owner, keep, previous_bytes, sha256_file, write_json
+from broadsheet.core.files import MARKER, Owner, keep, previous_bytes, write_hashed, write_json
 from broadsheet.core.params import SPLITS, PublishParams
 from broadsheet.core.shards import PARQUET_OPTIONS, ShardWriter, parquet_writer, read_parquet
 from broadsheet.publish import manifest, reuse
@@ -137,14 +137,16 @@ class _SplitWriter:
         if files is not None and _take(files, table, arrow, parquet):
             sha256 = files.sha256
         else:
-            with pa.OSFile(str(arrow), "wb") as sink, pa.ipc.new_stream(sink, self.arrow_schema) as stream:
+            sink = pa.BufferOutputStream()
+            with pa.ipc.new_stream(sink, self.arrow_schema) as stream:
                 # A stream with no batch loads as a column of zero chunks, which ``datasets`` cannot cast.
                 stream.write_batch(
                     table.to_batches()[0] if table.num_rows else pa.RecordBatch.from_pylist([], self.arrow_schema)
                 )
+            export = pa.BufferOutputStream()
             # Content-defined pages: a new version shares most of its bytes with the last (the Hub stores chunks once).
-            pq.write_table(table, parquet, **PARQUET_OPTIONS, **HUB_PARQUET)
-            sha256 = (sha256_file(arrow), sha256_file(parquet))
+            pq.write_table(table, export, **PARQUET_OPTIONS, **HUB_PARQUET)
+            sha256 = (write_hashed(arrow, sink.getvalue()), write_hashed(parquet, export.getvalue()))
         self.index.append({"key": key, "arrow_sha256": sha256[0], "parquet_sha256": sha256[1]})
         return arrow
 
