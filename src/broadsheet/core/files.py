@@ -175,9 +175,10 @@ def keep(previous: Path, path: Path) -> None:
         shutil.copyfile(previous, path)
 
 
-def previous_bytes(path: Path) -> bytes | None:
-    """The bytes of a previous output's file ``path`` if it is a regular file; None if it is missing or is a link,
-    a FIFO or a device (planted there, it must neither hang a run nor lead it out of the folder)."""
+def previous_bytes(path: Path, sha256: str | None = None) -> bytes | None:
+    """The bytes of a previous output's file ``path`` if it is a regular file (and, given ``sha256``, still the
+    file an index vouches for); None if it is missing, is a link, a FIFO or a device (planted there, it must
+    neither hang a run nor lead it out of the folder), or has other bytes."""
     try:
         handle = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
     except OSError:
@@ -185,7 +186,8 @@ def previous_bytes(path: Path) -> bytes | None:
     with os.fdopen(handle, "rb") as f:
         if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
             return None
-        return f.read()
+        data = f.read()
+    return data if sha256 is None or hashlib.sha256(data).hexdigest() == sha256 else None
 
 
 def write_hashed(path: Path, data) -> str:

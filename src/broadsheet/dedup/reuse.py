@@ -1,10 +1,12 @@
 """Incremental dedup: what the previous output computed that this run needs again.
 
 Two things cost the time, and both are pure functions of texts and settings:
-- the LSH band keys of a normalize shard's rows, kept per shard in ``keys/`` with the digest of the shard's
-  ``text_sha256`` column and the fingerprint of the code and settings that made them; a shard of the same digest
-  takes them from there, its texts are not read;
+- the LSH band keys of a normalize shard's rows, kept per shard in ``keys/`` by text hash; a shard whose
+  ``text_sha256`` column has the same digest takes its file, its texts are not read, and a row of a changed
+  shard takes its text's keys from a file no unchanged shard took;
 - the exact Jaccard similarity of a pair of texts, kept in ``pairs.parquet`` by the two texts' hashes.
+``reuse.json`` gives the fingerprint of the code and settings that made them and every file's sha256: only
+a file of that sha256, made with this run's fingerprint, is taken.
 What a run writes is what it needed, whether computed or taken, so the output is byte for byte the one a fresh
 run gives.
 """
@@ -51,8 +53,7 @@ class KeyFile:
 
     def read(self) -> bytes | None:
         """Its bytes, if they are still what the index says."""
-        data = previous_bytes(self.path)
-        return data if data is not None and hashlib.sha256(data).hexdigest() == self.sha256 else None
+        return previous_bytes(self.path, self.sha256)
 
 
 class Previous:

@@ -138,7 +138,7 @@ class Earlier:
         first, last = _place(shard[0].ordinal, shard[0].relpath), _place(shard[-1].ordinal, shard[-1].relpath)
         kept = Kept()
         for n in range(bisect.bisect_left(self.lasts, first), bisect.bisect_right(self.firsts, last)):
-            data = _verified(self.folder / self.files[n], self.sha256s[n])
+            data = previous_bytes(self.folder / self.files[n], self.sha256s[n])
             if data is not None:
                 parquet = pq.ParquetFile(pa.BufferReader(data))
                 positions, rows = _matches(shard, contents, parquet.read(columns=IDENTITY))
@@ -158,12 +158,6 @@ class Kept:
         offset = 0 if self.table is None else self.table.num_rows
         table = rows if self.table is None else pa.concat_tables([self.table, rows])
         return Kept({**self.at, **{p: offset + k for k, p in enumerate(positions)}}, table)
-
-
-def _verified(path: Path, sha256: str) -> bytes | None:
-    """The bytes of ``path`` if their sha256 is ``sha256``: only a file the index vouches for gives rows."""
-    data = previous_bytes(path)
-    return data if data is not None and hashlib.sha256(data).hexdigest() == sha256 else None
 
 
 def _matches(shard: list[Source], contents: list[str], identity: pa.Table) -> tuple[list[int], list[int]]:
