@@ -61,6 +61,8 @@ class Previous:
     none, was made with another fingerprint, or cannot be read. Only files whose sha256 the index gives are taken."""
 
     def __init__(self, folder: str | Path | None = None, fingerprint: str = ""):
+        self.fingerprint = fingerprint
+        """This run's: what its own index says its files were made with."""
         self.keys: dict[str, KeyFile] = {}
         """Texts digest -> the key file of a shard with those texts."""
         self.key_files: list[KeyFile] = []

@@ -290,7 +290,7 @@ def _find(paths: list[Path], params: Params, previous: reuse.Previous, folder: P
         similar.update(_similarities(ordered, shards, hashes, near, previous.similarities, dedup.ngram))
     decisions = _decisions(ids, doc_paths, exact_rep, clusters, similar)
     pairs_sha256 = layout.write_pairs(folder, {_text_pair(hashes, a, b): s for (a, b), s in similar.items()})
-    layout.write_index(folder, reuse.fingerprint(dedup), key_index, pairs_sha256)
+    layout.write_index(folder, previous.fingerprint, key_index, pairs_sha256)
 
     kinds = [d["kind"] for d in decisions]
     metrics = {
