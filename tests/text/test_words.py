@@ -23,12 +23,20 @@ SENTENCES = {
 @pytest.mark.parametrize("language", sorted(SENTENCES))
 def test_a_sentence_has_about_as_many_words_as_a_reader_counts(language):
     sentence, expected = SENTENCES[language]
-    assert count([sentence]) == expected
+    assert count(sentence) == expected
+
+
+def test_a_body_counts_the_words_of_each_of_its_paragraphs():
+    paragraphs = [SENTENCES[language][0] for language in ("en", "zh", "ko", "th")]
+    expected = sum(SENTENCES[language][1] for language in ("en", "zh", "ko", "th"))
+    assert count("\n\n".join(paragraphs)) == expected
+    assert count("“Quoted,” she said — twice.\n\nAgain.") == 6  # typographic marks: no spaceless script
+    assert count("") == 0
 
 
 def test_punctuation_between_ideographs_is_no_word_and_latin_inside_is_one():
-    assert count(["东京，大阪。"]) == 4
-    assert count(["iPhone发布"]) == 3
+    assert count("东京，大阪。") == 4
+    assert count("iPhone发布") == 3
 
 
 @pytest.mark.parametrize("language", ["zh", "ja", "th"])

@@ -111,7 +111,7 @@ def _record(
         "lang": lang,
         "lang_score": lang_score,
         "n_chars": len(body),
-        "n_words": words.count(paragraphs),
+        "n_words": words.count(body),
         "text_sha256": _sha256(body.encode("utf-8")),
         "source": {
             "path": source.relpath,

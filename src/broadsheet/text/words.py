@@ -24,12 +24,22 @@ _UNITS = re.compile(
 of other letters and digits between them (punctuation is no word)."""
 
 
-def count(paragraphs: list[str]) -> int:
-    """The words of cleaned paragraphs (single spaces, no space at a line's ends)."""
-    spaced = sum(p.count(" ") for p in paragraphs) + len(paragraphs)
-    if all(p.isascii() for p in paragraphs) or not any(_SPACELESS.search(p) for p in paragraphs):
+_SPACELESS_LEADS = tuple(bytes([lead]) for lead in (0xE0, *range(0xE3, 0xEA), 0xEF, 0xF0))
+"""The UTF-8 lead bytes of every spaceless script's characters (Thai: E0; kana and Han: E3-E9, EF, F0).
+A byte search for each is many times faster than a regex scan of the text, and most texts hold none."""
+
+
+def count(body: str) -> int:
+    """The words of a cleaned body: paragraphs joined by blank lines, single spaces, no space at a line's ends."""
+    if not body:
+        return 0
+    spaced = body.count(" ") + body.count("\n\n") + 1
+    if body.isascii():
         return spaced
-    return sum(_token_words(token) for p in paragraphs for token in p.split(" "))
+    utf8 = body.encode()
+    if not any(lead in utf8 for lead in _SPACELESS_LEADS) or _SPACELESS.search(body) is None:
+        return spaced
+    return sum(_token_words(token) for token in body.replace("\n\n", " ").split(" "))
 
 
 def _token_words(token: str) -> int:
