@@ -79,7 +79,7 @@ class NormalizeParams:
     """Repair UTF-8 that was once decoded as cp1252/latin-1 (Russiaâ€™s -> Russia’s) with ftfy."""
     control_chars: str = "remove"
     """Control characters (NUL, BEL, ESC, C1) in text: remove (flagged) or reject the file."""
-    lang_prefix_chars: int = 1000
+    lang_prefix_chars: int = 500
     """Characters of title + text the language detector reads."""
 
     def validate(self) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import pycld2
 
 
-def detect(text: str, prefix_chars: int = 1000) -> tuple[str | None, float | None, list[str]]:
+def detect(text: str, prefix_chars: int = 500) -> tuple[str | None, float | None, list[str]]:
     """``(ISO 639-1 code, share of the text in it from 0 to 1, flags)``; ``(None, None, ...)`` when unknown."""
     sample = text[:prefix_chars]
     try:
