@@ -276,17 +276,25 @@ def main() -> None:
             f"{name:<18}{seconds:>9.1f}{len(files) / seconds:>9.0f}{size / 1e6 / seconds:>8.1f}"
             f"{rss:>13.0f}{base / seconds:>15.2f}"
         )
-    print(summary({name: base / seconds for name, (seconds, _) in best.items()}))
+    print(summary({name: 1 / seconds for name, (seconds, _) in best.items()}))
 
 
 def summary(speed: dict[str, float]) -> str:
-    """One line: broadsheet against the targets (DESIGN section 6) and against each peer."""
+    """One line: broadsheet against the targets (DESIGN section 6, issue 17) and against each peer;
+    ``speed``: each contestant's runs per second."""
     parts = []
+    if "floor" in speed:
+        speed = {name: value / speed["floor"] for name, value in speed.items()}
     for name, target in (("broadsheet-1", 0.8), ("broadsheet-2", 1.7)):
-        if name in speed:
+        if name in speed and "floor" in speed:
             parts.append(
                 f"{name} {speed[name]:.2f}x floor (target {target}x: {'met' if speed[name] >= target else 'NOT met'})"
             )
+    if "bare" in speed and "broadsheet-1" in speed:  # issue 17.3: normalisation at half its cost
+        share = speed["broadsheet-1"] / speed["bare"]
+        parts.append(f"broadsheet-1 at {share:.2f}x bare's speed (target 0.5x: {'met' if share >= 0.5 else 'NOT met'})")
+    if "broadsheet-1" in speed and "broadsheet-2" in speed:
+        parts.append(f"broadsheet-2 {speed['broadsheet-2'] / speed['broadsheet-1']:.2f}x broadsheet-1")
     if "floor-2" in speed and "broadsheet-2" in speed:
         parts.append(
             f"two cores give {speed['floor-2']:.2f}x; "

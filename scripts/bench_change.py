@@ -1,6 +1,6 @@
 """What a 1% change costs through `dvc repro`, stage by stage, against the first run and a fresh one.
 
-    python scripts/bench_change.py [--docs 20000] [--corpus DIR] [--added 0.01] [--edited 2]
+    python scripts/bench_change.py [--docs 20000] [--corpus DIR] [--added 0.01] [--edited 2] [--per-stage]
 
 In a git + DVC project with this repo's whole pipeline (dvc.yaml, params.yaml,
 schemas, and a copy of src/ that the stages run, so the code being changed meanwhile does not count) and the
@@ -11,7 +11,8 @@ tree, and each stage's own time as broadsheet reports it):
      (and `dvc add corpus/raw`, not timed): the second run, which reuses what did not change;
   3. a fresh run on the same inputs (every output removed first, then `dvc repro -f`),
 and checks that the second run's outputs are byte-identical to the fresh run's. "dvc" in the table is what
-DVC itself took: the whole command less the stages.
+DVC itself took: the whole command less the stages. ``--per-stage`` runs each stage as its own
+`dvc repro -s STAGE`, in order, to give each stage's peak RSS too (DVC's share then counts three starts).
 """
 
 from __future__ import annotations
@@ -51,15 +52,21 @@ def project(root: Path, repo: Path = REPO) -> list[str]:
 SUMMARY = re.compile(r"^(\w+): .*; ([0-9.]+) s$")
 
 
-def repro(root: Path, *extra: str) -> tuple[dict[str, float], float]:
-    """Stage -> seconds it reported, with "all" (the whole `dvc repro`) and "dvc" (the rest); peak RSS MiB."""
-    with tempfile.TemporaryFile("w+") as log:
-        seconds, rss = timed(root, "dvc", "repro", "-q", *extra, stderr=log)
-        log.seek(0)
-        stages = {m[1]: float(m[2]) for line in log if (m := SUMMARY.match(line.strip()))}
-    found = {**stages, "dvc": seconds - sum(stages.values()), "all": seconds}
+def repro(root: Path, *extra: str, stages: list[str] | None = None) -> tuple[dict[str, float], dict[str, float]]:
+    """Stage -> seconds it reported, with "all" (the whole `dvc repro`) and "dvc" (the rest); and the peak RSS MiB
+    of the process tree, "all" and, with ``stages`` (each run as its own `dvc repro -s`), each stage's."""
+    seconds, peaks, found = 0.0, {}, {}
+    for stage in stages or [None]:
+        with tempfile.TemporaryFile("w+") as log:
+            command = ["dvc", "repro", "-q", *extra, *(["-s", stage] if stage else [])]
+            took, peaks[stage or "all"] = timed(root, *command, stderr=log)
+            log.seek(0)
+            found |= {m[1]: float(m[2]) for line in log if (m := SUMMARY.match(line.strip()))}
+        seconds += took
+    peaks["all"] = max(peaks.values())
+    found |= {"dvc": seconds - sum(found.values()), "all": seconds}
     print(f"dvc repro {' '.join(extra)}: " + ", ".join(f"{k} {v:.1f} s" for k, v in found.items()), flush=True)
-    return found, rss
+    return found, peaks
 
 
 def edit(path: Path) -> None:
@@ -114,12 +121,14 @@ def main() -> None:
     parser.add_argument("--edited", type=int, default=2, help="documents edited")
     parser.add_argument("--repo", type=Path, default=REPO, help="the checkout to run (default: this)")
     parser.add_argument("--per-shard", type=int, default=0, help="documents per gzip tar shard (default: loose files)")
+    parser.add_argument("--per-stage", action="store_true", help="each stage its own `dvc repro -s`, for its peak RSS")
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="bench-change-"))
     files, extra = corpus_and_extra(args.corpus, args.docs, tmp, args.added)
 
     root = tmp / "project"
     stages = project(root, args.repo.resolve())
+    apart = stages if args.per_stage else None
     os.environ["PYTHONPATH"] = str(root / "src")
     raw = root / "corpus" / "raw"
     if args.per_shard:
@@ -129,27 +138,28 @@ def main() -> None:
     sh(root, "dvc", "add", "-q", "corpus/raw")
     sh(root, "git", "add", "-A")
     sh(root, "git", "commit", "-qm", "corpus")
-    first = repro(root)
+    first = repro(root, stages=apart)
     sh(root, "git", "add", "-A")
     sh(root, "git", "commit", "-qm", "first run")
 
     change(files, extra, args.edited, raw, args.per_shard, tmp / "edited")
     sh(root, "dvc", "add", "-q", "corpus/raw")
-    second = repro(root)
+    second = repro(root, stages=apart)
     kept = tmp / "second"
     kept.mkdir()
     for out in OUTPUTS:
         shutil.move(root / out, kept / Path(out).name)
-    fresh = repro(root, "-f")
+    fresh = repro(root, "-f", stages=apart)
     different = [d for out in OUTPUTS for d in differences(kept / Path(out).name, root / out)]
 
     layout = f"gzip tar shards of {args.per_shard:,}" if args.per_shard else "loose files"
     print(f"\n{len(files):,} documents ({layout}), +{len(extra):,} added, {args.edited} edited; {os.cpu_count()} cores")
-    print(f"{'seconds':<12}{'1st':>8}{'2nd':>8}{'fresh':>8}{'2nd/1st':>9}{'2nd/fresh':>11}")
+    print(f"{'seconds':<18}{'1st':>8}{'2nd':>8}{'fresh':>8}{'2nd/1st':>9}{'2nd/fresh':>11}")
     for row in [*stages, "dvc", "all"]:
         a, b, c = (run[0].get(row, 0.0) for run in (first, second, fresh))
-        print(f"{row:<12}{a:>8.1f}{b:>8.1f}{c:>8.1f}{b / a if a else 0:>9.3f}{b / c if c else 0:>11.3f}")
-    print(f"{'peak MiB':<12}{first[1]:>8.0f}{second[1]:>8.0f}{fresh[1]:>8.0f}")
+        print(f"{row:<18}{a:>8.1f}{b:>8.1f}{c:>8.1f}{b / a if a else 0:>9.3f}{b / c if c else 0:>11.3f}")
+    for row in [*(stages if args.per_stage else []), "all"]:
+        print(f"{'peak MiB ' + row:<18}" + "".join(f"{run[1][row]:>8.0f}" for run in (first, second, fresh)))
     if different:
         print(f"NOT byte-identical to the fresh run: {len(different)} files, e.g. {different[:5]}")
         raise SystemExit(1)
