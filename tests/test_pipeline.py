@@ -125,3 +125,16 @@ def test_committed_lock_matches_this_checkouts_code_and_params(env):
         if not path.startswith("corpus/")  # data: absent in a fresh clone until `dvc repro`
     ]
     assert not stale, f"run `dvc repro` and commit dvc.lock; changed since it was written: {stale}"
+
+
+def test_validate_checks_a_workspace_that_dvc_checks_out_as_links_to_its_cache(project, env):
+    sh(project, env, "dvc", "config", "cache.type", "symlink")
+    sh(project, env, "dvc", "checkout", "--relink", "-q")
+    dataset = project / "corpus" / "dataset"
+    shard = next((dataset / "train").glob("*.arrow"))
+    assert shard.is_symlink() and ".dvc" in os.path.realpath(shard)
+    assert "ok" in sh(project, env, "broadsheet", "validate", "corpus/dataset")
+    shard.unlink()
+    shard.symlink_to(project / "corpus" / "raw" / "000_812283e286aaf8e1.txt")  # a link, but to no cache object
+    result = subprocess.run(["broadsheet", "validate", "corpus/dataset"], cwd=project, env=env, capture_output=True)
+    assert result.returncode != 0 and b"is a symbolic link" in result.stdout + result.stderr

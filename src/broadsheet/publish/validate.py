@@ -14,6 +14,7 @@ import hashlib
 import itertools
 import json
 import os
+import re
 import tempfile
 from pathlib import Path
 
@@ -50,13 +51,27 @@ def validate(folder: str | Path) -> list[str]:
     return problems
 
 
+_DVC_OBJECT = re.compile(r"/files/md5/[0-9a-f]{2}/[0-9a-f]{30}$")
+"""Where DVC 3 keeps a file of its cache: what `cache.type symlink` links an output's files to."""
+
+
+def cache_object(path: str | Path) -> bool:
+    """Whether ``path`` is a symbolic link to a regular file of a DVC cache (a workspace DVC checked out as links)."""
+    if not os.path.islink(path):
+        return False
+    target = os.path.realpath(path)
+    return _DVC_OBJECT.search(target) is not None and os.path.isfile(target)
+
+
 def check_links(folder: Path) -> list[str]:
-    """A published folder holds no symbolic link (what reads it would follow one anywhere)."""
+    """A published folder holds no symbolic link (what reads it would follow one anywhere), but links to DVC's
+    cache, which is how DVC checks outputs out with ``cache.type symlink``."""
     found = []
     for parent, folders, files in os.walk(folder):
         for name in sorted(folders + files):
-            if os.path.islink(os.path.join(parent, name)):
-                found.append(f"{os.path.join(parent, name)} is a symbolic link: not followed, nothing else checked")
+            path = os.path.join(parent, name)
+            if os.path.islink(path) and not cache_object(path):
+                found.append(f"{path} is a symbolic link: not followed, nothing else checked")
     return found
 
 
@@ -196,7 +211,8 @@ def check_croissant(folder: Path, problems: list[str]) -> None:
             continue
         path = folder / url
         try:
-            outside = Path(url).is_absolute() or not path.resolve().is_relative_to(inside)
+            where = path.parent.resolve() if cache_object(path) else path.resolve()
+            outside = Path(url).is_absolute() or not where.is_relative_to(inside)
         except (OSError, ValueError):  # a NUL byte, a loop of links
             outside = True
         if outside:
