@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import resource
 import subprocess
@@ -160,12 +162,74 @@ def copy_of(published, tmp_path):
         ),
         (lambda ds: (ds / "README.md").write_text("---\ndataset_info: null\n---\n"), "no valid YAML metadata"),
         (lambda ds: (ds / "README.md").write_text("---\ndataset_info: [1]\n---\n"), "no valid YAML metadata"),
+        (lambda ds: _croissant_url(ds, "../loop"), "outside the published folder"),  # a loop of links
+        (lambda ds: _croissant_url(ds, "a" * 5000), "unreadable: File name too long"),
+        (lambda ds: _state_names(ds, "../../elsewhere/data-00000-of-00001.arrow"), "not the split's Arrow files"),
+        (lambda ds: _card_path(ds, "../elsewhere/data/train-*.parquet"), "its configs name other data files"),
+        (lambda ds: _card_path(ds, "/tmp/data/train-*.parquet"), "its configs name other data files"),
     ],
 )
 def test_validate_lists_more_damage_as_problems(published, tmp_path, damage, expected):
     folder = copy_of(published, tmp_path)
     damage(folder)
     assert any(expected in p for p in validate.validate(folder))
+
+
+def _croissant_url(folder, url):
+    (folder.parent / "loop").symlink_to(folder.parent / "loop")
+    croissant = folder / "croissant.json"
+    described = json.loads(croissant.read_text())
+    described["distribution"].append({"@type": "cr:FileObject", "contentUrl": url, "sha256": "0" * 64})
+    croissant.write_text(json.dumps(described))
+
+
+def _state_names(folder, name):
+    state = folder / "train" / "state.json"
+    found = json.loads(state.read_text())
+    found["_data_files"] = [{"filename": name}]
+    state.write_text(json.dumps(found))
+
+
+def _card_path(folder, path):
+    card = folder / "README.md"
+    card.write_text(card.read_text().replace("path: data/train-*.parquet", f"path: {path}"))
+
+
+def _as_cache_object(path, cache, md5=None):
+    """Move ``path`` into a DVC-3-shaped cache under ``cache`` (named by its md5, or ``md5``) and link it back."""
+    digest = md5 or hashlib.md5(path.read_bytes()).hexdigest()
+    target = cache / "files" / "md5" / digest[:2] / digest[2:]
+    target.parent.mkdir(parents=True, exist_ok=True)
+    path.rename(target)
+    path.symlink_to(target)
+    return target
+
+
+def test_validate_follows_a_link_to_a_cache_object_named_by_its_md5_and_no_other(published, tmp_path):
+    folder = copy_of(published, tmp_path)
+    shard = next((folder / "train").glob("*.arrow"))
+    _as_cache_object(shard, tmp_path / "cache")
+    assert validate.validate(folder) == []
+    card = folder / "README.md"
+    _as_cache_object(card, tmp_path / "cache", md5="ab" + "0" * 30)  # the cache's shape, not its name
+    assert [p for p in validate.validate(folder)] == [f"{card} is a symbolic link: not followed, nothing else checked"]
+
+
+@pytest.mark.parametrize("special", ["fifo", "fifo_behind_a_cache_link"])
+def test_validate_reads_no_fifo_in_the_folder(published, tmp_path, special):
+    folder = copy_of(published, tmp_path)
+    card = folder / "README.md"
+    if special == "fifo":
+        card.unlink()
+        os.mkfifo(card)
+        expected = "is not a regular file"
+    else:
+        target = _as_cache_object(card, tmp_path / "cache")
+        target.unlink()
+        os.mkfifo(target)
+        expected = "is a symbolic link"
+    problems = validate.validate(folder)
+    assert len(problems) == 1 and expected in problems[0]
 
 
 def test_validate_follows_no_link_out_of_the_folder(published, tmp_path):

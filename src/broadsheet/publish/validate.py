@@ -15,13 +15,14 @@ import itertools
 import json
 import os
 import re
+import stat
 import tempfile
 from pathlib import Path
 
 import pyarrow as pa
 
 from broadsheet.core import schema, yamlfile
-from broadsheet.core.errors import BroadsheetError, first_line
+from broadsheet.core.errors import BroadsheetError, first_line, reason
 from broadsheet.core.files import sha256_file
 from broadsheet.core.params import SPLITS
 from broadsheet.core.shards import read_parquet
@@ -39,9 +40,9 @@ def validate(folder: str | Path) -> list[str]:
     folder = Path(folder)
     if not (folder / layout.DATASET_DICT).is_file():
         return [f"{folder}: not a published dataset (no {layout.DATASET_DICT})"]
-    problems = check_links(folder)
+    problems = check_entries(folder)
     if problems:
-        return problems  # every check would read through them
+        return problems  # every check would read through them, or wait on them
     rows = check_shards(folder, problems)
     check_manifest(folder, rows, problems)
     check_croissant(folder, problems)
@@ -51,27 +52,49 @@ def validate(folder: str | Path) -> list[str]:
     return problems
 
 
-_DVC_OBJECT = re.compile(r"/files/md5/[0-9a-f]{2}/[0-9a-f]{30}$")
-"""Where DVC 3 keeps a file of its cache: what `cache.type symlink` links an output's files to."""
+_DVC_OBJECT = re.compile(r"/files/md5/([0-9a-f]{2})/([0-9a-f]{30})\Z")
+"""Where DVC 3 keeps a file of its cache, named by its bytes' md5: what `cache.type symlink` links an output's
+files to."""
 
 
 def cache_object(path: str | Path) -> bool:
-    """Whether ``path`` is a symbolic link to a regular file of a DVC cache (a workspace DVC checked out as links)."""
+    """Whether ``path`` is a symbolic link to a DVC cache object: a regular file whose path has the cache's shape
+    and whose md5 is its name (a workspace DVC checked out as links)."""
     if not os.path.islink(path):
         return False
     target = os.path.realpath(path)
-    return _DVC_OBJECT.search(target) is not None and os.path.isfile(target)
+    shape = _DVC_OBJECT.search(target)
+    return shape is not None and os.path.isfile(target) and _md5(target) == shape[1] + shape[2]
 
 
-def check_links(folder: Path) -> list[str]:
-    """A published folder holds no symbolic link (what reads it would follow one anywhere), but links to DVC's
-    cache, which is how DVC checks outputs out with ``cache.type symlink``."""
+def _md5(path: str) -> str | None:
+    """The md5 of a regular file's bytes (opened without waiting: a FIFO swapped in gives None, not a hang)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0))
+    except OSError:
+        return None
+    with open(fd, "rb") as f:
+        if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+            return None
+        digest = hashlib.md5(usedforsecurity=False)
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def check_entries(folder: Path) -> list[str]:
+    """A published folder holds regular files and folders only: no symbolic link (what reads it would follow
+    one anywhere) but those to DVC's cache, which is how DVC checks outputs out with ``cache.type symlink``;
+    no FIFO or device (reading one would wait, or never end)."""
     found = []
     for parent, folders, files in os.walk(folder):
         for name in sorted(folders + files):
             path = os.path.join(parent, name)
-            if os.path.islink(path) and not cache_object(path):
+            mode = os.lstat(path).st_mode
+            if stat.S_ISLNK(mode) and not cache_object(path):
                 found.append(f"{path} is a symbolic link: not followed, nothing else checked")
+            elif not (stat.S_ISLNK(mode) or stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+                found.append(f"{path} is not a regular file (a FIFO, device or socket): nothing else checked")
     return found
 
 
@@ -131,6 +154,7 @@ def _check_split(folder: Path, split: str, problems: list[str]) -> pa.Table:
     for paths, kind in ((arrows, "arrow"), (parquets, "parquet")):
         if not paths:
             problems.append(f"{folder}: no {kind} files for split {split}")
+    _check_state(folder / split / layout.STATE, arrows, problems)
     differs = len(arrows) != len(parquets)
     first: schema.Schema | None = None
     pairs = []
@@ -147,6 +171,17 @@ def _check_split(folder: Path, split: str, problems: list[str]) -> pa.Table:
     if differs and arrows and parquets:
         problems.append(f"{folder / layout.EXPORT}: the Parquet export of {split} differs from {split}/*.arrow")
     return pa.concat_tables(pairs) if pairs else PAIRS.empty_table()
+
+
+def _check_state(state: Path, arrows: list[Path], problems: list[str]) -> None:
+    """A split's state.json names its own Arrow files and no other: they are what ``load_from_disk`` opens."""
+    try:
+        named = [entry["filename"] for entry in json.loads(state.read_text(encoding="utf-8"))["_data_files"]]
+    except (OSError, ValueError, RecursionError, KeyError, TypeError) as e:
+        problems.append(f"{state}: unreadable: {type(e).__name__}: {str(e)[:200]}")
+        return
+    if named != [path.name for path in arrows]:
+        problems.append(f"{state}: names {str(named)[:200]}, not the split's Arrow files")
 
 
 PAIRS = pa.schema([("id", pa.string()), ("text_sha256", pa.string())])
@@ -213,14 +248,18 @@ def check_croissant(folder: Path, problems: list[str]) -> None:
         try:
             where = path.parent.resolve() if cache_object(path) else path.resolve()
             outside = Path(url).is_absolute() or not where.is_relative_to(inside)
-        except (OSError, ValueError):  # a NUL byte, a loop of links
+        except (OSError, ValueError, RuntimeError):  # a NUL byte, a name too long, a loop of links
             outside = True
         if outside:
             problems.append(f"{croissant}: {url} is outside the published folder (not opened)")
-        elif not path.is_file():
-            problems.append(f"{croissant}: {url} does not exist")
-        elif sha256_file(path) != item.get("sha256"):
-            problems.append(f"{croissant}: sha256 of {url} does not match the file")
+            continue
+        try:
+            if not path.is_file():
+                problems.append(f"{croissant}: {url} does not exist")
+            elif sha256_file(path) != item.get("sha256"):
+                problems.append(f"{croissant}: sha256 of {url} does not match the file")
+        except OSError as e:
+            problems.append(f"{croissant}: {url} unreadable: {reason(e)}")
 
 
 def check_card(folder: Path, rows: Rows, problems: list[str]) -> None:
@@ -248,6 +287,9 @@ def check_card(folder: Path, rows: Rows, problems: list[str]) -> None:
     except (ValueError, KeyError, TypeError, AttributeError) as e:
         problems.append(f"{card}: no valid YAML metadata: {type(e).__name__} {str(e)[:200]}")
         return
+    filled = [{"split": split, "path": layout.export_pattern(split)} for split in SPLITS if rows[split].num_rows]
+    if front.get("configs", []) != ([{"config_name": "default", "data_files": filled}] if filled else []):
+        problems.append(f"{card}: its configs name other data files than {layout.EXPORT}/<split>-*.parquet")
     for split, pairs in rows.items():  # an empty split is left out of the card (see card.front_matter)
         if counts.get(split, 0) != pairs.num_rows:
             problems.append(f"{card}: says {counts.get(split, 0)} rows in {split}, the shards hold {pairs.num_rows}")
