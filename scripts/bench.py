@@ -11,7 +11,8 @@ page cache, then runs each contestant in its own process, in alternation over
 - floor-2: the same loop in two independent processes, each on half the files: what two cores give
   with no coordination at all (the ceiling for any 2-worker run);
 - bare: no broadsheet at all: read, decode (UTF-8, else cp1252), sha256, split the sections, Parquet; no
-  clean-up, no language ID, no repairs. It shows what normalisation itself costs, not a target;
+  clean-up, no language ID, no repairs. It shows what normalisation itself costs (the summary gives
+  broadsheet-1 against it: the aim is half its speed);
 - broadsheet-2-tar: `broadsheet normalize` with 2 workers on the same files packed in gzip tar shards;
 - broadsheet-1 / broadsheet-2: `broadsheet normalize` with 1 and 2 workers;
 - datatrove-2: LocalPipelineExecutor, a small reader step for the text files, the same normalise function,
