@@ -90,7 +90,11 @@ def check_entries(folder: Path) -> list[str]:
     for parent, folders, files in os.walk(folder):
         for name in sorted(folders + files):
             path = os.path.join(parent, name)
-            mode = os.lstat(path).st_mode
+            try:
+                mode = os.lstat(path).st_mode
+            except OSError as e:  # gone since the folder was listed
+                found.append(f"{path}: unreadable: {reason(e)}")
+                continue
             if stat.S_ISLNK(mode) and not cache_object(path):
                 found.append(f"{path} is a symbolic link: not followed, nothing else checked")
             elif not (stat.S_ISLNK(mode) or stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
