@@ -1,6 +1,7 @@
 """What a 1% change costs through `dvc repro`, stage by stage, against the first run and a fresh one.
 
     python scripts/bench_change.py [--docs 20000] [--corpus DIR] [--added 0.01] [--edited 2] [--per-stage]
+                                   [--per-shard N [--packed DIR]]
 
 In a git + DVC project with this repo's whole pipeline (dvc.yaml, params.yaml,
 schemas, and a copy of src/ that the stages run, so the code being changed meanwhile does not count) and the
@@ -122,6 +123,7 @@ def main() -> None:
     parser.add_argument("--repo", type=Path, default=REPO, help="the checkout to run (default: this)")
     parser.add_argument("--per-shard", type=int, default=0, help="documents per gzip tar shard (default: loose files)")
     parser.add_argument("--per-stage", action="store_true", help="each stage its own `dvc repro -s`, for its peak RSS")
+    parser.add_argument("--packed", type=Path, help="the corpus already packed in --per-shard tar shards (else: here)")
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="bench-change-"))
     files, extra = corpus_and_extra(args.corpus, args.docs, tmp, args.added)
@@ -131,7 +133,9 @@ def main() -> None:
     apart = stages if args.per_stage else None
     os.environ["PYTHONPATH"] = str(root / "src")
     raw = root / "corpus" / "raw"
-    if args.per_shard:
+    if args.per_shard and args.packed:
+        link_files(sorted(args.packed.glob("shard-*.tar.gz")), raw)
+    elif args.per_shard:
         pack(files, raw, args.per_shard)
     else:
         link_files(files, raw)

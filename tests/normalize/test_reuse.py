@@ -14,6 +14,7 @@ import pytest
 
 from broadsheet import normalize
 from broadsheet.core.params import NormalizeParams
+from broadsheet.inputs import walk
 from broadsheet.normalize import task
 from broadsheet.text import document
 from helpers import article, key, make_corpus, settings, tree_bytes, write
@@ -239,4 +240,73 @@ def test_a_changed_shard_past_the_bytes_held_reads_its_files_again(tmp_path, nor
     normalised.clear()
     run(raw, out)
     assert sorted(normalised) == [name(7), name(40)]
+    assert_as_fresh(raw, out)
+
+
+@pytest.fixture
+def opened(monkeypatch):
+    """The tar shards listed (inflated for their headers) and the sources read, by relative path."""
+    found = {"listed": [], "read": []}
+
+    def listing(shard, params):
+        found["listed"].append(os.path.basename(shard[0]))
+        return listing_of(shard, params)
+
+    def reading(source, *args):
+        found["read"].append(source.relpath)
+        return read(source, *args)
+
+    listing_of, read = walk._listing, task.read
+    monkeypatch.setattr(walk, "_listing", listing)
+    monkeypatch.setattr(task, "read", reading)
+    return found
+
+
+def packed(loose, raw, shards: int, per_shard: int = 20, gzip: bool = True) -> None:
+    files = make_corpus(loose, shards * per_shard)
+    for n in range(shards):
+        path = raw / f"part-{n}.tar{'.gz' if gzip else ''}"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tarfile.open(path, "w:gz" if gzip else "w") as tar:
+            for file in files[n * per_shard : (n + 1) * per_shard]:
+                tar.add(file, arcname=file.name)
+
+
+def test_unchanged_tar_shards_are_neither_inflated_nor_read_again(tmp_path, normalised, opened):
+    loose, raw, out = tmp_path / "loose", tmp_path / "raw", tmp_path / "out"
+    packed(loose, raw, 3)
+    run(raw, out)
+    assert sorted(opened["listed"]) == ["part-0.tar.gz", "part-1.tar.gz", "part-2.tar.gz"]
+    (raw / "part-3.tar.gz").write_bytes((raw / "part-1.tar.gz").read_bytes())  # a copy: the same ids, not read
+    with tarfile.open(raw / "part-4.tar.gz", "w:gz") as tar:
+        for file in make_corpus(tmp_path / "more", 5, start=100):
+            tar.add(file, arcname=file.name)
+    opened["listed"].clear(), opened["read"].clear(), normalised.clear()
+    run(raw, out)
+    assert opened["listed"] == ["part-4.tar.gz"]
+    # read: the new shard's members, and those the last content-defined shard held (the new ones joined it)
+    assert not {path.split("/")[0] for path in opened["read"]} & {"part-0.tar.gz", "part-1.tar.gz", "part-3.tar.gz"}
+    assert len(opened["read"]) < 20
+    assert sorted(normalised) == [f"part-4.tar.gz/{name(n)}" for n in range(100, 105)]
+    assert_as_fresh(raw, out)
+    assert json.loads((out / "shards.json").read_text())["archives"] is not None
+
+
+@pytest.mark.parametrize("damage", ["bytes", "rows", "gone"])
+def test_a_tar_listing_not_as_the_index_says_is_not_taken(tmp_path, normalised, opened, damage):
+    loose, raw, out = tmp_path / "loose", tmp_path / "raw", tmp_path / "out"
+    packed(loose, raw, 2, gzip=False)
+    run(raw, out)
+    listings = out / "archives.parquet"
+    if damage == "bytes":
+        listings.write_bytes(listings.read_bytes() + b"\0")
+    elif damage == "rows":  # a readable listing whose members lie about where their bytes are
+        table = pq.read_table(listings)
+        offsets = pa.array([o + 512 for o in table["offset"].to_pylist()], pa.int64())
+        pq.write_table(table.set_column(table.schema.get_field_index("offset"), "offset", offsets), listings)
+    else:
+        listings.unlink()
+    opened["listed"].clear()
+    run(raw, out)
+    assert sorted(opened["listed"]) == ["part-0.tar", "part-1.tar"]
     assert_as_fresh(raw, out)

@@ -26,6 +26,9 @@ class Source(NamedTuple):
     kind: str = "file"
     """What ``path`` is: a file of one article (``file``), a tar shard (``tar``), or a file of records of the
     format ``normalize.format`` names (``jsonl``, ``csv``, ``parquet``: ``member`` says where the record is)."""
+    content: str | None = None
+    """The sha256 of its bytes when the walk knows it without reading them: a member of a tar shard whose own
+    sha256 a previous listing of it has (``inputs.walk.Listings``); None otherwise."""
 
 
 @dataclass(frozen=True, slots=True)

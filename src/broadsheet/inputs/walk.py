@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import fnmatch
 import functools
+import hashlib
 import os
 import re
 import stat
@@ -32,7 +33,7 @@ from broadsheet.core.params import NormalizeParams
 from broadsheet.core.values import Rejected, Source
 from broadsheet.inputs import archives, records
 from broadsheet.inputs.names import display_path, identify
-from broadsheet.inputs.opening import CHANGED, Changed
+from broadsheet.inputs.opening import CHANGED, Changed, open_planned
 
 NOT_A_DOCUMENT = "not_a_document"
 
@@ -48,6 +49,7 @@ _COLUMNS = pa.schema(
         ("size", pa.int64()),
         ("device", pa.uint64()),  # the file's (or tar shard's) identity when the walk saw it
         ("inode", pa.uint64()),
+        ("content", pa.string()),  # a tar member's sha256, when a previous listing of its shard gives it
     ]
 )
 _BATCH_ROWS = 65_536
@@ -73,6 +75,9 @@ class Plan:
     """Rows of ``table`` to read, in source order: duplicate ids left out."""
     rejected: list[Rejected] = field(default_factory=list)
     input_files: int = 0
+    listings: dict[int, tuple[str, pa.Table]] = field(default_factory=dict)
+    """Container -> (sha256 of the tar shard, its listing as LISTING rows), for each shard listed whole (with
+    ``listings`` given to ``plan``): what the next run's walk can take instead of inflating the shard."""
 
     def __len__(self) -> int:
         return len(self.order)
@@ -97,8 +102,10 @@ class Plan:
         return [
             Source(self.containers[c] + os.fsdecode(name), relpath, ident, ordinal, None, (device, inode))
             if name is not None
-            else Source(self.containers[c], relpath, ident, ordinal, (offset, size), (device, inode), self.kinds[c])
-            for c, name, relpath, ident, ordinal, offset, size, device, inode in zip(*rows.values())
+            else Source(
+                self.containers[c], relpath, ident, ordinal, (offset, size), (device, inode), self.kinds[c], content
+            )
+            for c, name, relpath, ident, ordinal, offset, size, device, inode, content in zip(*rows.values())
         ]
 
 
@@ -131,10 +138,11 @@ class _Candidates:
         identity: tuple[int, int],
         member: tuple[int, int] | None = None,
         ident: str | None = None,
+        content: str | None = None,
     ) -> None:
-        """``ident``: the id a record's field gives it (else its path's)."""
+        """``ident``: the id a record's field gives it (else its path's); ``content``: see Source.content."""
         ident, ordinal = (ident, None) if ident is not None else identify(relpath)
-        containers, names, relpaths, ids, ordinals, offsets, sizes, devices, inodes = self.columns
+        containers, names, relpaths, ids, ordinals, offsets, sizes, devices, inodes, contents = self.columns
         containers.append(container)
         names.append(None if name is None else os.fsencode(name))
         relpaths.append(relpath)
@@ -144,6 +152,7 @@ class _Candidates:
         sizes.append(None if member is None else member[1])
         devices.append(identity[0])
         inodes.append(identity[1])
+        contents.append(content)
         if len(ids) >= _BATCH_ROWS:
             self._flush()
 
@@ -163,12 +172,68 @@ class _Candidates:
         return pa.Table.from_arrays(columns, schema=_COLUMNS)
 
 
-def plan(roots: list[str | Path], params: NormalizeParams, list_archives: Callable = map) -> Plan:
+LISTING = pa.schema(
+    [
+        ("name", pa.binary()),  # as stored: UTF-8, undecodable bytes kept (surrogateescape)
+        ("kind", pa.string()),
+        ("size", pa.int64()),
+        ("offset", pa.int64()),
+        ("linkname", pa.binary()),
+        ("content", pa.string()),  # the member's sha256, if a run read it whole
+    ]
+)
+"""A tar shard's listing as a table: what the walk takes instead of inflating a shard it has listed before."""
+
+
+def listing_table(members: list[archives.Member]) -> pa.Table:
+    """A listing as LISTING rows (no content known)."""
+
+    def encoded(texts):
+        return [t.encode("utf-8", "surrogateescape") for t in texts]
+
+    return pa.table(
+        [
+            encoded(m.name for m in members),
+            [m.kind for m in members],
+            [m.size for m in members],
+            [m.offset for m in members],
+            encoded(m.linkname for m in members),
+            pa.nulls(len(members), pa.string()),
+        ],
+        schema=LISTING,
+    )
+
+
+def _members_of(table: pa.Table) -> tuple[list[archives.Member], dict[int, str]]:
+    """A listing table's members, and the contents it knows by member offset."""
+    rows = table.to_pydict()
+    members = [
+        archives.Member(
+            name.decode("utf-8", "surrogateescape"), kind, size, offset, link.decode("utf-8", "surrogateescape")
+        )
+        for name, kind, size, offset, link in zip(
+            rows["name"], rows["kind"], rows["size"], rows["offset"], rows["linkname"]
+        )
+    ]
+    return members, {o: c for o, c in zip(rows["offset"], rows["content"]) if c is not None}
+
+
+def plan(
+    roots: list[str | Path],
+    params: NormalizeParams,
+    list_archives: Callable = map,
+    listings: dict[str, pa.Table] | None = None,
+) -> Plan:
     """Walk ``roots`` and decide, for every entry, read or reject. Several roots are prefixed by their names.
 
     The tar shards found are listed after the walk, by ``list_archives(archives.listing, paths)`` (an
     ordered map: the normalize stage passes its workers', so shards are listed side by side; the listing is
     given ``max_file_bytes``, the most it inflates of one member).
+
+    Given ``listings`` (a tar shard's sha256 -> its LISTING table, from a previous run with the same settings),
+    each tar shard of article files is hashed first (its compressed bytes: no inflating), and one whose sha256
+    is there is listed from it, its members' contents known (Source.content); the plan's ``listings`` then
+    holds every tar shard listed whole, for the next run.
     """
     roots = [Path(r) for r in roots]
     if not roots:
@@ -188,9 +253,23 @@ def plan(roots: list[str | Path], params: NormalizeParams, list_archives: Callab
     for prefix, root in prefixes.items():
         _walk(root, [prefix] if prefix else [], os.path.realpath(root), params, candidates, result)
     found = candidates.archives
-    listings = list_archives(functools.partial(_listing, params=params), [(p, identity) for p, _, identity in found])
-    for (path, relpath, identity), (members, error, records_of) in zip(found, listings):
-        _add_archive(path, relpath, identity, members, error, records_of, params, candidates, result)
+    if listings is None or params.format != "article_txt":  # a tar of records lists its records too: not cached
+        digests: list[str | None] = [None] * len(found)
+    else:
+        digests = list(list_archives(_archive_sha256, [(p, identity) for p, _, identity in found]))
+    unknown = [i for i, digest in enumerate(digests) if digest is None or digest not in listings]
+    lister = functools.partial(_listing, params=params)
+    listed = dict(zip(unknown, list_archives(lister, [(found[i][0], found[i][2]) for i in unknown])))
+    for i, (path, relpath, identity) in enumerate(found):
+        if i in listed:
+            (members, error, records_of), contents = listed[i], {}
+        else:
+            (members, contents), error, records_of = _members_of(listings[digests[i]]), None, {}
+        container = _add_archive(
+            path, relpath, identity, members, error, records_of, contents, params, candidates, result
+        )
+        if digests[i] is not None and error is None:
+            result.listings[container] = (digests[i], listing_table(members) if i in listed else listings[digests[i]])
     listing = functools.partial(
         _list_records, kind=params.format, id_field=params.fields.id, max_bytes=params.max_file_bytes
     )
@@ -379,6 +458,20 @@ def _listing(shard: tuple[str, tuple[int, int]], params: NormalizeParams):
     return members, error, {offset: found for (offset, _), found in zip(regions, listed)}
 
 
+def _archive_sha256(shard: tuple[str, tuple[int, int]]) -> str | None:
+    """The sha256 of a tar shard's bytes as they are stored (a module-level function, for the workers); None if
+    it cannot be read as the walk saw it (listing it then says why)."""
+    path, identity = shard
+    try:
+        with open_planned(path, identity) as f:
+            digest = hashlib.sha256()
+            for block in iter(lambda: f.read(1 << 20), b""):
+                digest.update(block)
+    except (OSError, Changed):
+        return None
+    return digest.hexdigest()
+
+
 def _add_archive(
     path: str,
     relpath: str,
@@ -386,12 +479,14 @@ def _add_archive(
     members: list[archives.Member],
     error: Exception | None,
     records_of: dict[int, tuple[list[records.Record], Exception | None]],
+    contents: dict[int, str],
     params: NormalizeParams,
     candidates: _Candidates,
     result: Plan,
-) -> None:
+) -> int:
     """Every member listed in the tar shard at ``path`` as a Source or a Rejected, from its headers alone; with
-    format jsonl, every record of each JSONL member (``records_of``, by the member's offset).
+    format jsonl, every record of each JSONL member (``records_of``, by the member's offset). ``contents``: the
+    members' sha256s a previous listing knows, by offset. Returns the shard's container number.
 
     A damaged shard (``error``) keeps the members listed before the damage and
     adds one Rejected for the rest, like a folder that cannot be listed. A shard
@@ -407,7 +502,9 @@ def _add_archive(
             _add_records(archive, outcome, identity, *records_of[member.offset], "jsonl", candidates, result)
         else:
             result.input_files += 1
-            candidates.add(archive, None, outcome, identity, (member.offset, member.size))
+            candidates.add(
+                archive, None, outcome, identity, (member.offset, member.size), content=contents.get(member.offset)
+            )
     if isinstance(error, Changed):
         result.input_files += 1
         result.rejected.append(Rejected(relpath, CHANGED, f"{error} (after {len(members)} members)"))
@@ -418,6 +515,7 @@ def _add_archive(
     elif not members:
         result.input_files += 1
         result.rejected.append(Rejected(relpath, "empty_archive", "no members, or only folders"))
+    return archive
 
 
 def _check_member(member: archives.Member, archive: str, params: NormalizeParams) -> str | Rejected:

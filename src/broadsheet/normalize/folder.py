@@ -7,6 +7,7 @@ filtered.parquet              records the quality filters removed, with the meas
 takedowns.parquet             documents taken down (takedowns.csv) and left out unread (schemas/takedown)
 metrics.json                  the accounting: input_files = documents + rejected + skipped + filtered + taken_down
 shards.json                   the index of the shards, for reuse by the next run
+archives.parquet              the listing of each tar shard read (by its sha256), for the next run's walk
 provenance.json               toolkit version, code hash and settings of the run (core.provenance)
 ```
 Later stages read this folder only through ``shards``, ``table``, ``metrics`` and ``provenance``.
@@ -32,11 +33,12 @@ FILTERED = "filtered.parquet"
 TAKEDOWNS = "takedowns.parquet"
 METRICS = "metrics.json"
 INDEX = "shards.json"
+ARCHIVES = "archives.parquet"
 OWNER = Owner(
     "normalize",
     schema.tag("document"),
     signature=INDEX,
-    names=frozenset({DATA, REJECTS, FILTERED, TAKEDOWNS, METRICS, INDEX, _provenance.FILE, MARKER}),
+    names=frozenset({DATA, REJECTS, FILTERED, TAKEDOWNS, METRICS, INDEX, ARCHIVES, _provenance.FILE, MARKER}),
 )
 
 

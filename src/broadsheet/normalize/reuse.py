@@ -46,7 +46,8 @@ import pyarrow.parquet as pq
 from broadsheet.core import provenance, schema
 from broadsheet.core.files import keep, previous_bytes, sha256_file
 from broadsheet.core.values import Source
-from broadsheet.normalize.folder import INDEX
+from broadsheet.inputs import walk
+from broadsheet.normalize.folder import ARCHIVES, INDEX
 
 LIBRARIES = ("pyarrow", "pycld2", "ftfy", "charset-normalizer", "budoux")
 """The distributions whose versions can change a record (tests/test_stage_deps.py holds them to the imports)."""
@@ -192,12 +193,71 @@ def _take(parquet: pq.ParquetFile, rows: list[int]) -> pa.Table:
     return pa.Table.from_arrays(taken.columns, schema=schema.document().arrow)
 
 
+ARCHIVE_LISTINGS = pa.schema([("archive", pa.string()), *walk.LISTING])
+"""``archives.parquet``: each tar shard's listing (``inputs.walk.LISTING``) under the sha256 of the shard."""
+
+
+def archive_listings(
+    listed: dict[int, tuple[str, pa.Table]], containers: pa.Array, offsets: pa.Array, contents: pa.Array
+) -> pa.Table | None:
+    """This run's tar listings (``Plan.listings``), each member with the sha256 its key took when it is one
+    (``containers``, ``offsets``, ``contents``: of the plan's sources in source order); one listing per shard
+    sha256 (copies of a shard: what any of them read), sorted by it. None when no tar shard was listed."""
+    if not listed:
+        return None
+    read = pc.and_(
+        pc.match_substring_regex(contents, "^[0-9a-f]{64}$"),  # a reason it was not read is no sha256
+        pc.is_in(containers, value_set=pa.array(list(listed), containers.type)),
+    )
+    containers, offsets, contents = (pc.filter(column, read) for column in (containers, offsets, contents))
+    by_digest: dict[str, tuple[pa.Table, pa.Array]] = {}
+    for container, (digest, table) in listed.items():
+        mine = pc.equal(containers, container)
+        found = pc.take(pc.filter(contents, mine), pc.index_in(table["offset"], value_set=pc.filter(offsets, mine)))
+        if digest in by_digest:
+            found = pc.coalesce(by_digest[digest][1], found)
+        by_digest[digest] = (table, found)
+    return pa.concat_tables(
+        pa.Table.from_arrays(
+            [pa.array([digest] * table.num_rows, pa.string()), *table.columns[:-1], found], schema=ARCHIVE_LISTINGS
+        )
+        for digest, (table, found) in sorted(by_digest.items())
+    )
+
+
+def _listings(table: pa.Table) -> dict[str, pa.Table]:
+    """The listings of an ``archives.parquet`` table (sorted by archive) by shard sha256."""
+    counts = pc.value_counts(table["archive"])  # in order of first appearance: the sorted order
+    found, start = {}, 0
+    for digest, count in zip(counts.field("values").to_pylist(), counts.field("counts").to_pylist()):
+        found[digest] = table.slice(start, count).drop_columns(["archive"])
+        start += count
+    return found
+
+
 @dataclass(frozen=True)
 class Previous:
     """The index of a previous output: its shards by key and by checksum, and the fingerprint it was made with."""
 
     fingerprint: str | None = None
     entries: dict[str, Entry] = field(default_factory=dict)
+    folder: Path | None = None
+    archives: str | None = None
+    """The sha256 of its ``archives.parquet``, the tar listings (None: it has none)."""
+
+    def listings(self, fingerprint: str) -> dict[str, pa.Table]:
+        """Its tar listings by shard sha256, if it was made with ``fingerprint`` and the file is what the index
+        says; else none."""
+        if fingerprint != self.fingerprint or self.archives is None:
+            return {}
+        data = previous_bytes(self.folder / ARCHIVES, self.archives)
+        try:
+            table = pq.ParquetFile(pa.BufferReader(data)).read() if data is not None else None
+        except pa.ArrowException:
+            return {}
+        if table is None or not table.schema.equals(ARCHIVE_LISTINGS):
+            return {}
+        return _listings(table)
 
     def by_sha256(self) -> dict[str, Entry]:
         return {entry.sha256: entry for entry in self.entries.values() if entry.file is not None}
@@ -221,7 +281,8 @@ def previous(folder: Path) -> Previous:
     try:
         index = json.loads(previous_bytes(folder / INDEX) or b"")
         entries = {row["key"]: _entry(folder, row) for row in index["shards"]}
-        return Previous(index["fingerprint"], entries)
+        archives = index.get("archives")
+        return Previous(index["fingerprint"], entries, folder, archives if isinstance(archives, str) else None)
     except (ValueError, KeyError, TypeError):
         return Previous()
 

@@ -11,14 +11,15 @@ import ctypes
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from broadsheet import engines
 from broadsheet.core import provenance, schema
 from broadsheet.core.display import counted
-from broadsheet.core.files import atomic_dir, check_apart, write_json
+from broadsheet.core.files import atomic_dir, check_apart, write_hashed, write_json
 from broadsheet.core.params import Params
 from broadsheet.core.progress import Progress
-from broadsheet.core.shards import spans
+from broadsheet.core.shards import PARQUET_OPTIONS, spans
 from broadsheet.core.takedowns import Takedown
 from broadsheet.inputs import walk
 from broadsheet.inputs.names import identify
@@ -64,7 +65,7 @@ def run(
         Progress(STAGE, "doc", enabled=progress) as bar,
         atomic_dir(out, layout.OWNER, force) as folder,
     ):
-        plan = walk.plan(sources, params.normalize, list_archives=ordered)
+        plan = walk.plan(sources, params.normalize, list_archives=ordered, listings=previous.listings(fingerprint))
         taken = {doc_id for doc_id, _ in plan.take_down(set(takedowns))}
         cuts = spans(plan.ids(), params.normalize.shard_rows)
         release_memory()  # what sorting the plan took
@@ -75,7 +76,8 @@ def run(
             return normalize_shard(plan.sources(cuts[position]), params.normalize, params.filter, fingerprint)
 
         results = ordered(in_worker, map(plan.sources, cuts))
-        written = _write_shards(folder, results, previous, again, tally, index, bar)
+        contents: list[pa.Array] = []
+        written = _write_shards(folder, results, previous, again, tally, index, bar, contents)
         tally.rejected.extend(plan.rejected)
         rejects = [{**r.row(), "id": identify(r.path)[0]} for r in tally.rejected]
         layout.write_table(folder / layout.REJECTS, rejects, schema.reject())
@@ -83,20 +85,29 @@ def run(
         layout.write_table(folder / layout.TAKEDOWNS, [takedowns[i].row() for i in taken], schema.takedown())
         metrics = tally.metrics(written, plan.input_files, len(taken), sorted(set(takedowns) - taken))
         write_json(folder / layout.METRICS, metrics)
-        write_json(folder / layout.INDEX, {"fingerprint": fingerprint, "shards": index})
+        archives = _write_listings(folder / layout.ARCHIVES, plan, contents)
+        write_json(folder / layout.INDEX, {"fingerprint": fingerprint, "shards": index, "archives": archives})
         write_json(folder / provenance.FILE, provenance.record(STAGE, params))
     return metrics
 
 
 def _write_shards(
-    folder: Path, results, previous: reuse.Previous, again, tally: Tally, index: list[dict], bar: Progress
+    folder: Path,
+    results,
+    previous: reuse.Previous,
+    again,
+    tally: Tally,
+    index: list[dict],
+    bar: Progress,
+    contents: list[pa.Array],
 ) -> int:
     """Put each shard's Parquet file in place as its result comes (a reused one from the previous output);
-    return how many."""
+    return how many. ``contents`` gets what each shard's key took of its sources."""
     (folder / layout.DATA).mkdir()
     same_bytes = previous.by_sha256()
     written = 0
     for shard in results:
+        contents.append(pa.array(shard.contents, pa.string()))
         file = layout.shard_name(written)
         placed = False
         if shard.reused:
@@ -110,6 +121,22 @@ def _write_shards(
         tally.add(shard)
         bar.update(shard.files)
     return written
+
+
+def _write_listings(path: Path, plan: walk.Plan, contents: list[pa.Array]) -> str | None:
+    """Write this run's tar listings (``reuse.archive_listings``) to ``path``; their sha256, None if none."""
+    sources = plan.table.select(["container", "offset"]).take(plan.order)
+    table = reuse.archive_listings(
+        plan.listings,
+        sources["container"].combine_chunks(),
+        sources["offset"].combine_chunks(),
+        pa.concat_arrays(contents) if contents else pa.array([], pa.string()),
+    )
+    if table is None:
+        return None
+    sink = pa.BufferOutputStream()
+    pq.write_table(table, sink, **PARQUET_OPTIONS)
+    return write_hashed(path, sink.getvalue())
 
 
 def _put(path: Path, shard: ShardResult, same: reuse.Entry | None) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -50,6 +50,8 @@ class ShardResult:
     """reuse.span of the shard's sources (None when ``reused``: the previous index has it)."""
     reused: bool = False
     """The previous output holds this shard (same key): take it from there."""
+    contents: list[str] = field(default_factory=list)
+    """What the key took of each source (reuse.shard_key): the next run's tar listings keep the sha256s."""
 
     @property
     def files(self) -> int:
@@ -103,10 +105,14 @@ def normalize_shard(
     held: list | None = None
     contents: list[str] = []
     kept = reuse.Kept()
+    if known and all(source.content is not None for source in shard):  # members of unchanged tar shards
+        contents = [source.content for source in shard]
+        if (key := reuse.shard_key(fingerprint, shard, contents)) in known:
+            return ShardResult(key, b"", None, 0, [], [], {}, reused=True, contents=contents)
     if known:  # whether to normalise at all depends on the key: read and hash the whole shard first
         held, contents = _read_and_hash(shard, params)
         if (key := reuse.shard_key(fingerprint, shard, contents)) in known:
-            return ShardResult(key, b"", None, 0, [], [], {}, reused=True)
+            return ShardResult(key, b"", None, 0, [], [], {}, reused=True, contents=contents)
         if earlier is not None:
             kept = earlier.rows(shard, contents)
     doc = schema.document()
@@ -147,7 +153,7 @@ def normalize_shard(
     parquet = sink.getvalue().to_pybytes() if rows else b""
     sha256 = hashlib.sha256(parquet).hexdigest() if rows else None
     key = reuse.shard_key(fingerprint, shard, contents)  # all contents are known only now, on a first run
-    return ShardResult(key, parquet, sha256, rows, rejected, filtered, counts, reuse.span(shard))
+    return ShardResult(key, parquet, sha256, rows, rejected, filtered, counts, reuse.span(shard), contents=contents)
 
 
 HOLD_BYTES = 64 << 20
