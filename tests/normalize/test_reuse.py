@@ -3,6 +3,7 @@ exactly the bytes a fresh run writes."""
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import os
@@ -309,4 +310,75 @@ def test_a_tar_listing_not_as_the_index_says_is_not_taken(tmp_path, normalised, 
     opened["listed"].clear()
     run(raw, out)
     assert sorted(opened["listed"]) == ["part-0.tar", "part-1.tar"]
+    assert_as_fresh(raw, out)
+
+
+def test_a_tar_shard_written_while_it_is_read_is_listed_again_next_time(tmp_path, monkeypatch):
+    loose, raw, out = tmp_path / "loose", tmp_path / "raw", tmp_path / "out"
+    packed(loose, raw, 2, gzip=False)
+    before = (raw / "part-1.tar").read_bytes()
+    write(loose, name(25), article(25) + " An edit.")
+    with tarfile.open(tmp_path / "edited.tar", "w") as tar:
+        for file in sorted(loose.iterdir())[20:40]:
+            tar.add(file, arcname=file.name)
+    hashed = walk._archive_sha256
+
+    def rewriting(shard):  # the shard is written in place (same inode) once it is hashed
+        found = hashed(shard)
+        if shard[0].endswith("part-1.tar"):
+            with open(shard[0], "r+b") as f:
+                f.write((tmp_path / "edited.tar").read_bytes())
+        return found
+
+    monkeypatch.setattr(walk, "_archive_sha256", rewriting)
+    run(raw, out)
+    monkeypatch.undo()
+    (raw / "part-1.tar").write_bytes(before)  # the bytes that were hashed, back again
+    run(raw, out)
+    assert_as_fresh(raw, out)
+
+
+def rewrite_listings(out, change) -> None:
+    """``change`` the rows of the previous output's archives.parquet, and the index's sha256 of it to match."""
+    listings = out / "archives.parquet"
+    table = change(pq.read_table(listings))
+    pq.write_table(table, listings)
+    index = json.loads((out / "shards.json").read_text())
+    index["archives"] = hashlib.sha256(listings.read_bytes()).hexdigest()
+    (out / "shards.json").write_text(json.dumps(index))
+
+
+def column(table, name, values):
+    return table.set_column(table.schema.get_field_index(name), name, pa.array(values, table.schema.field(name).type))
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda t: column(t, "name", [None] + t["name"].to_pylist()[1:]),
+        lambda t: column(t, "offset", [o + 1 for o in t["offset"].to_pylist()]),
+        lambda t: column(t, "size", [-1] + t["size"].to_pylist()[1:]),
+        lambda t: column(t, "kind", ["fifo"] + t["kind"].to_pylist()[1:]),
+        lambda t: column(t, "content", ["not a sha256"] + t["content"].to_pylist()[1:]),
+        lambda t: t.take(list(range(t.num_rows))[::-1]),  # unsorted
+    ],
+)
+def test_a_tar_listing_out_of_shape_is_not_taken(tmp_path, opened, change):
+    loose, raw, out = tmp_path / "loose", tmp_path / "raw", tmp_path / "out"
+    packed(loose, raw, 2, gzip=False)
+    run(raw, out)
+    rewrite_listings(out, change)
+    opened["listed"].clear()
+    run(raw, out)
+    assert sorted(opened["listed"]) == ["part-0.tar", "part-1.tar"]
+    assert_as_fresh(raw, out)
+
+
+def test_a_folder_planted_for_a_previous_file_is_no_file(tmp_path):
+    loose, raw, out = tmp_path / "loose", tmp_path / "raw", tmp_path / "out"
+    packed(loose, raw, 1, gzip=False)
+    run(raw, out)
+    (out / "archives.parquet").unlink()
+    (out / "archives.parquet").mkdir()
+    run(raw, out)
     assert_as_fresh(raw, out)

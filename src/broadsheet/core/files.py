@@ -183,9 +183,10 @@ def previous_bytes(path: Path, sha256: str | None = None) -> bytes | None:
         handle = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
     except OSError:
         return None
+    if not stat.S_ISREG(os.fstat(handle).st_mode):  # a folder opens too, but fdopen refuses it
+        os.close(handle)
+        return None
     with os.fdopen(handle, "rb") as f:
-        if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
-            return None
         data = f.read()
     return data if sha256 is None or hashlib.sha256(data).hexdigest() == sha256 else None
 

@@ -75,9 +75,10 @@ class Plan:
     """Rows of ``table`` to read, in source order: duplicate ids left out."""
     rejected: list[Rejected] = field(default_factory=list)
     input_files: int = 0
-    listings: dict[int, tuple[str, pa.Table]] = field(default_factory=dict)
-    """Container -> (sha256 of the tar shard, its listing as LISTING rows), for each shard listed whole (with
-    ``listings`` given to ``plan``): what the next run's walk can take instead of inflating the shard."""
+    listings: dict[int, tuple[str, pa.Table, tuple]] = field(default_factory=dict)
+    """Container -> (sha256 of the tar shard, its listing as LISTING rows, its stat when hashed), for each shard
+    listed whole (with ``listings`` given to ``plan``): what the next run's walk can take instead of inflating
+    the shard (``unchanged_listings``)."""
 
     def __len__(self) -> int:
         return len(self.order)
@@ -90,6 +91,19 @@ class Plan:
         taken = self.table.take(pc.filter(self.order, hit)).select(["id", "relpath"]).to_pylist()
         self.order = pc.filter(self.order, pc.invert(hit))
         return [(row["id"], row["relpath"]) for row in taken]
+
+    def unchanged_listings(self) -> dict[int, tuple[str, pa.Table]]:
+        """``listings`` of the tar shards still as they were hashed: one written meanwhile (its listing, and
+        what was read of it, may be of other bytes than those hashed) is left out, so it is listed again."""
+        found = {}
+        for container, (digest, table, stamp) in self.listings.items():
+            try:
+                now = _stamp(os.stat(self.containers[container], follow_symlinks=False))
+            except OSError:
+                continue
+            if now == stamp:
+                found[container] = (digest, table)
+        return found
 
     def ids(self):
         """The sources' ids in source order, made a batch at a time."""
@@ -254,22 +268,23 @@ def plan(
         _walk(root, [prefix] if prefix else [], os.path.realpath(root), params, candidates, result)
     found = candidates.archives
     if listings is None or params.format != "article_txt":  # a tar of records lists its records too: not cached
-        digests: list[str | None] = [None] * len(found)
+        digests: list[tuple[str, tuple] | None] = [None] * len(found)
     else:
         digests = list(list_archives(_archive_sha256, [(p, identity) for p, _, identity in found]))
-    unknown = [i for i, digest in enumerate(digests) if digest is None or digest not in listings]
+    unknown = [i for i, digest in enumerate(digests) if digest is None or digest[0] not in listings]
     lister = functools.partial(_listing, params=params)
     listed = dict(zip(unknown, list_archives(lister, [(found[i][0], found[i][2]) for i in unknown])))
     for i, (path, relpath, identity) in enumerate(found):
         if i in listed:
             (members, error, records_of), contents = listed[i], {}
         else:
-            (members, contents), error, records_of = _members_of(listings[digests[i]]), None, {}
+            (members, contents), error, records_of = _members_of(listings[digests[i][0]]), None, {}
         container = _add_archive(
             path, relpath, identity, members, error, records_of, contents, params, candidates, result
         )
         if digests[i] is not None and error is None:
-            result.listings[container] = (digests[i], listing_table(members) if i in listed else listings[digests[i]])
+            (digest, stamp), table = digests[i], listing_table(members) if i in listed else listings[digests[i][0]]
+            result.listings[container] = (digest, table, stamp)
     listing = functools.partial(
         _list_records, kind=params.format, id_field=params.fields.id, max_bytes=params.max_file_bytes
     )
@@ -458,18 +473,28 @@ def _listing(shard: tuple[str, tuple[int, int]], params: NormalizeParams):
     return members, error, {offset: found for (offset, _), found in zip(regions, listed)}
 
 
-def _archive_sha256(shard: tuple[str, tuple[int, int]]) -> str | None:
-    """The sha256 of a tar shard's bytes as they are stored (a module-level function, for the workers); None if
-    it cannot be read as the walk saw it (listing it then says why)."""
+def _archive_sha256(shard: tuple[str, tuple[int, int]]) -> tuple[str, tuple] | None:
+    """The sha256 of a tar shard's bytes as they are stored, and its stat then (``_stamp``): a module-level
+    function, for the workers. None if it cannot be read as the walk saw it (listing it then says why), or was
+    written while it was hashed."""
     path, identity = shard
     try:
         with open_planned(path, identity) as f:
+            stamp = _stamp(os.fstat(f.fileno()))
             digest = hashlib.sha256()
             for block in iter(lambda: f.read(1 << 20), b""):
                 digest.update(block)
+            if _stamp(os.fstat(f.fileno())) != stamp:
+                return None
     except (OSError, Changed):
         return None
-    return digest.hexdigest()
+    return digest.hexdigest(), stamp
+
+
+def _stamp(st: os.stat_result) -> tuple:
+    """What changes when a file is written, even in place with its time set back: its ctime, with its identity,
+    size and mtime."""
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
 
 
 def _add_archive(

@@ -46,7 +46,7 @@ import pyarrow.parquet as pq
 from broadsheet.core import provenance, schema
 from broadsheet.core.files import keep, previous_bytes, sha256_file
 from broadsheet.core.values import Source
-from broadsheet.inputs import walk
+from broadsheet.inputs import archives, walk
 from broadsheet.normalize.folder import ARCHIVES, INDEX
 
 LIBRARIES = ("pyarrow", "pycld2", "ftfy", "charset-normalizer", "budoux")
@@ -225,6 +225,33 @@ def archive_listings(
     )
 
 
+_KINDS = pa.array([archives.REGULAR, archives.SYMLINK, archives.HARDLINK, archives.SPECIAL])
+_SHA256 = "^[0-9a-f]{64}$"
+
+
+def _sound(table: pa.Table) -> bool:
+    """Whether an ``archives.parquet`` table is one this code writes: every value there and in range, the rows
+    sorted by archive, then offset. (A damaged one is not taken at all: its shards are listed again.)"""
+    if any(table[name].null_count for name in table.column_names if name != "content"):
+        return False
+    archive, offset, content = table["archive"], table["offset"], pc.fill_null(table["content"], "0" * 64)
+    tail, head = table.slice(1), table.slice(0, max(table.num_rows - 1, 0))
+    same = pc.equal(tail["archive"], head["archive"])
+    ordered = pc.or_(
+        pc.greater(tail["archive"], head["archive"]), pc.and_(same, pc.greater(tail["offset"], head["offset"]))
+    )
+    checks = [
+        pc.match_substring_regex(archive, _SHA256),
+        pc.match_substring_regex(content, _SHA256),
+        pc.is_in(table["kind"], value_set=_KINDS),
+        pc.greater_equal(table["size"], 0),
+        pc.greater_equal(offset, archives.BLOCK),
+        pc.equal(pc.bit_wise_and(offset, archives.BLOCK - 1), 0),
+        ordered,
+    ]
+    return all(pc.all(check).as_py() is not False for check in checks)
+
+
 def _listings(table: pa.Table) -> dict[str, pa.Table]:
     """The listings of an ``archives.parquet`` table (sorted by archive) by shard sha256."""
     counts = pc.value_counts(table["archive"])  # in order of first appearance: the sorted order
@@ -255,7 +282,7 @@ class Previous:
             table = pq.ParquetFile(pa.BufferReader(data)).read() if data is not None else None
         except pa.ArrowException:
             return {}
-        if table is None or not table.schema.equals(ARCHIVE_LISTINGS):
+        if table is None or not table.schema.equals(ARCHIVE_LISTINGS) or not _sound(table):
             return {}
         return _listings(table)
 

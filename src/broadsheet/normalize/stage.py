@@ -127,7 +127,7 @@ def _write_listings(path: Path, plan: walk.Plan, contents: list[pa.Array]) -> st
     """Write this run's tar listings (``reuse.archive_listings``) to ``path``; their sha256, None if none."""
     sources = plan.table.select(["container", "offset"]).take(plan.order)
     table = reuse.archive_listings(
-        plan.listings,
+        plan.unchanged_listings(),  # after every read: a shard written meanwhile is listed again next time
         sources["container"].combine_chunks(),
         sources["offset"].combine_chunks(),
         pa.concat_arrays(contents) if contents else pa.array([], pa.string()),
