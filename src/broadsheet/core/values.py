@@ -28,7 +28,7 @@ class Source(NamedTuple):
     format ``normalize.format`` names (``jsonl``, ``csv``, ``parquet``: ``member`` says where the record is)."""
     content: str | None = None
     """The sha256 of its bytes when the walk knows it without reading them: a member of a tar shard whose own
-    sha256 a previous listing of it has (``inputs.walk.Listings``); None otherwise."""
+    sha256 a previous run's listing of it has (``inputs.walk.plan``'s ``listings``); None otherwise."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -195,18 +195,19 @@ def _take(parquet: pq.ParquetFile, rows: list[int]) -> pa.Table:
 
 ARCHIVE_LISTINGS = pa.schema([("archive", pa.string()), *walk.LISTING])
 """``archives.parquet``: each tar shard's listing (``inputs.walk.LISTING``) under the sha256 of the shard."""
+_SHA256 = "^[0-9a-f]{64}$"
 
 
 def archive_listings(
     listed: dict[int, tuple[str, pa.Table]], containers: pa.Array, offsets: pa.Array, contents: pa.Array
 ) -> pa.Table | None:
-    """This run's tar listings (``Plan.listings``), each member with the sha256 its key took when it is one
+    """This run's tar listings (``Plan.unchanged_listings``), each member with the sha256 its key took when it is one
     (``containers``, ``offsets``, ``contents``: of the plan's sources in source order); one listing per shard
     sha256 (copies of a shard: what any of them read), sorted by it. None when no tar shard was listed."""
     if not listed:
         return None
     read = pc.and_(
-        pc.match_substring_regex(contents, "^[0-9a-f]{64}$"),  # a reason it was not read is no sha256
+        pc.match_substring_regex(contents, _SHA256),  # a reason it was not read is no sha256
         pc.is_in(containers, value_set=pa.array(list(listed), containers.type)),
     )
     containers, offsets, contents = (pc.filter(column, read) for column in (containers, offsets, contents))
@@ -226,7 +227,6 @@ def archive_listings(
 
 
 _KINDS = pa.array([archives.REGULAR, archives.SYMLINK, archives.HARDLINK, archives.SPECIAL])
-_SHA256 = "^[0-9a-f]{64}$"
 
 
 def _sound(table: pa.Table) -> bool:
