@@ -56,10 +56,10 @@ def name(n: int) -> str:
     return f"{n:06d}_{key(n)}.txt"
 
 
-def pack(path, files) -> None:
-    """A tar shard holding ``files``, by their names."""
+def pack(path, files, mode: str = "w") -> None:
+    """A tar shard holding ``files``, by their names (``mode``: "w:gz" for a gzip one)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    with tarfile.open(path, "w") as tar:
+    with tarfile.open(path, mode) as tar:
         for file in files:
             info = tarfile.TarInfo(file.name)
             info.size = file.stat().st_size
@@ -267,10 +267,7 @@ def packed(loose, raw, shards: int, per_shard: int = 20, gzip: bool = True) -> N
     files = make_corpus(loose, shards * per_shard)
     for n in range(shards):
         path = raw / f"part-{n}.tar{'.gz' if gzip else ''}"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with tarfile.open(path, "w:gz" if gzip else "w") as tar:
-            for file in files[n * per_shard : (n + 1) * per_shard]:
-                tar.add(file, arcname=file.name)
+        pack(path, files[n * per_shard : (n + 1) * per_shard], "w:gz" if gzip else "w")
 
 
 def test_unchanged_tar_shards_are_neither_inflated_nor_read_again(tmp_path, normalised, opened):
@@ -279,9 +276,7 @@ def test_unchanged_tar_shards_are_neither_inflated_nor_read_again(tmp_path, norm
     run(raw, out)
     assert sorted(opened["listed"]) == ["part-0.tar.gz", "part-1.tar.gz", "part-2.tar.gz"]
     (raw / "part-3.tar.gz").write_bytes((raw / "part-1.tar.gz").read_bytes())  # a copy: the same ids, not read
-    with tarfile.open(raw / "part-4.tar.gz", "w:gz") as tar:
-        for file in make_corpus(tmp_path / "more", 5, start=100):
-            tar.add(file, arcname=file.name)
+    pack(raw / "part-4.tar.gz", make_corpus(tmp_path / "more", 5, start=100), "w:gz")
     opened["listed"].clear(), opened["read"].clear(), normalised.clear()
     run(raw, out)
     assert opened["listed"] == ["part-4.tar.gz"]
@@ -318,9 +313,7 @@ def test_a_tar_shard_written_while_it_is_read_is_listed_again_next_time(tmp_path
     packed(loose, raw, 2, gzip=False)
     before = (raw / "part-1.tar").read_bytes()
     write(loose, name(25), article(25) + " An edit.")
-    with tarfile.open(tmp_path / "edited.tar", "w") as tar:
-        for file in sorted(loose.iterdir())[20:40]:
-            tar.add(file, arcname=file.name)
+    pack(tmp_path / "edited.tar", sorted(loose.iterdir())[20:40])
     hashed = walk._archive_sha256
 
     def rewriting(shard):  # the shard is written in place (same inode) once it is hashed

@@ -200,10 +200,15 @@ def write_hashed(path: Path, data) -> str:
 
 
 def sha256_file(path: str | Path) -> str:
-    digest = hashlib.sha256()
     with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
+        return hash_stream(f)
+
+
+def hash_stream(f, algorithm: str = "sha256") -> str:
+    """The hex digest of what is left to read of the open file ``f``, read a MiB at a time."""
+    digest = hashlib.new(algorithm, usedforsecurity=algorithm != "md5")
+    for block in iter(lambda: f.read(1 << 20), b""):
+        digest.update(block)
     return digest.hexdigest()
 
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import fnmatch
 import functools
-import hashlib
 import os
 import re
 import stat
@@ -29,6 +28,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from broadsheet.core.errors import BroadsheetError, first_line, reason
+from broadsheet.core.files import hash_stream
 from broadsheet.core.params import NormalizeParams
 from broadsheet.core.values import Rejected, Source
 from broadsheet.inputs import archives, records
@@ -481,14 +481,12 @@ def _archive_sha256(shard: tuple[str, tuple[int, int]]) -> tuple[str, tuple] | N
     try:
         with open_planned(path, identity) as f:
             stamp = _stamp(os.fstat(f.fileno()))
-            digest = hashlib.sha256()
-            for block in iter(lambda: f.read(1 << 20), b""):
-                digest.update(block)
+            digest = hash_stream(f)
             if _stamp(os.fstat(f.fileno())) != stamp:
                 return None
     except (OSError, Changed):
         return None
-    return digest.hexdigest(), stamp
+    return digest, stamp
 
 
 def _stamp(st: os.stat_result) -> tuple:

@@ -23,7 +23,7 @@ import pyarrow as pa
 
 from broadsheet.core import schema, yamlfile
 from broadsheet.core.errors import BroadsheetError, first_line, reason
-from broadsheet.core.files import sha256_file
+from broadsheet.core.files import hash_stream, sha256_file
 from broadsheet.core.params import SPLITS
 from broadsheet.core.shards import read_parquet
 from broadsheet.publish import layout, manifest
@@ -74,12 +74,7 @@ def _md5(path: str) -> str | None:
     except OSError:
         return None
     with open(fd, "rb") as f:
-        if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
-            return None
-        digest = hashlib.md5(usedforsecurity=False)
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+        return hash_stream(f, "md5") if stat.S_ISREG(os.fstat(f.fileno()).st_mode) else None
 
 
 def check_entries(folder: Path) -> list[str]:
@@ -229,7 +224,8 @@ def check_manifest(folder: Path, rows: Rows, problems: list[str]) -> None:
 
 
 def check_croissant(folder: Path, problems: list[str]) -> None:
-    """Every file ``croissant.json`` describes is inside the folder, exists and has the sha256 it states."""
+    """Every file ``croissant.json`` describes is inside the folder, exists and has the sha256 it states
+    (in a folder ``check_entries`` found sound)."""
     croissant = folder / layout.CROISSANT
     try:
         described = json.loads(croissant.read_text(encoding="utf-8"))
@@ -250,7 +246,8 @@ def check_croissant(folder: Path, problems: list[str]) -> None:
             continue
         path = folder / url
         try:
-            where = path.parent.resolve() if cache_object(path) else path.resolve()
+            # a link here is one to a DVC cache object (check_entries runs first): where it is, is its folder
+            where = path.parent.resolve() if os.path.islink(path) else path.resolve()
             outside = Path(url).is_absolute() or not where.is_relative_to(inside)
         except (OSError, ValueError, RuntimeError):  # a NUL byte, a name too long, a loop of links
             outside = True
