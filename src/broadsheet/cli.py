@@ -217,13 +217,27 @@ def _params(path: str | None, workers: int | None = None, engine: str | None = N
     "--plots", "plots_dir", type=click.Path(file_okay=False), default=None, help="Also copy the plot data here."
 )
 @click.option("--fresh", is_flag=True, help="Encode every shard again instead of reusing unchanged ones from OUT.")
+@workers_option
+@engine_option
 @params_option
 @metrics_option
 @quiet_option
 @json_option
 @pin_option
 def publish_command(
-    normalized, out, force, duplicates, changelog, plots_dir, fresh, params_path, metrics_path, quiet, as_json
+    normalized,
+    out,
+    force,
+    duplicates,
+    changelog,
+    plots_dir,
+    fresh,
+    workers,
+    engine,
+    params_path,
+    metrics_path,
+    quiet,
+    as_json,
 ):
     """Write the save_to_disk layout of a train/validation/test DatasetDict, its manifest, card and Croissant file."""
     from broadsheet.publish import layout
@@ -233,7 +247,7 @@ def publish_command(
     inputs = Inputs(normalized, duplicates, changelog)
     if plots_dir:
         check_apart(plots_dir, [normalized, out, *([duplicates] if duplicates else [])])
-    metrics = run(inputs, out, _params(params_path), progress=not quiet, fresh=fresh, force=force)
+    metrics = run(inputs, out, _params(params_path, workers, engine), progress=not quiet, fresh=fresh, force=force)
     if plots_dir:
         _copy_folder(Path(out) / layout.PLOTS, plots_dir)
     _report(summary(metrics), metrics, metrics_path, quiet, as_json, started)

@@ -8,9 +8,10 @@ import sys
 
 import pytest
 
-from broadsheet import dedup, normalize
-from broadsheet.core.params import DedupParams, NormalizeParams
+from broadsheet import dedup, normalize, publish
+from broadsheet.core.params import DedupParams, NormalizeParams, PublishParams
 from broadsheet.dedup import stage as dedup_stage
+from broadsheet.publish import stage as publish_stage
 from helpers import make_corpus, settings, tree_bytes, write
 
 
@@ -87,6 +88,13 @@ def test_ray_engine_gives_the_local_outputs_byte_for_byte(tmp_path, many_messy, 
     dedup.run(local, tmp_path / "dedup-ray", settings(DedupParams(), workers=2, engine="ray"), progress=False)
     assert tree_bytes(tmp_path / "dedup-ray") == tree_bytes(tmp_path / "dedup-local")
     assert tree_bytes(tmp_path / "dedup-here") == tree_bytes(tmp_path / "dedup-local")
+
+    monkeypatch.setattr(publish_stage, "INLINE_ROWS", 0)  # the workers write every shard, even of a small corpus
+    shards = PublishParams(shard_rows=50)
+    inputs = publish_stage.Inputs(local, tmp_path / "dedup-local")
+    publish.run(inputs, tmp_path / "publish-local", settings(shards, workers=2), progress=False)
+    publish.run(inputs, tmp_path / "publish-ray", settings(shards, workers=2, engine="ray"), progress=False)
+    assert tree_bytes(tmp_path / "publish-ray") == tree_bytes(tmp_path / "publish-local")
 
 
 @pytest.mark.slow

@@ -25,17 +25,17 @@ def corpus(root, numbers, edited=()) -> None:
 def counted(monkeypatch):
     """How many content hashes and Parquet exports this process computed and wrote."""
     count = {"hashes": 0, "exports": 0}
-    content_sha256, write_table = manifest.content_sha256, layout.pq.write_table
+    content_hashes, write_table = manifest.content_hashes, layout.pq.write_table
 
-    def counting_hash(row):
-        count["hashes"] += 1
-        return content_sha256(row)
+    def counting_hash(records):
+        count["hashes"] += records.num_rows
+        return content_hashes(records)
 
     def counting_write(table, where, **options):
         count["exports"] += "use_content_defined_chunking" in options
         return write_table(table, where, **options)
 
-    monkeypatch.setattr(manifest, "content_sha256", counting_hash)
+    monkeypatch.setattr(manifest, "content_hashes", counting_hash)
     monkeypatch.setattr(layout.pq, "write_table", counting_write)
     return count
 

@@ -44,7 +44,7 @@ STAGES = {
         params=("dedup.ngram", "dedup.num_perm", "dedup.bands", "dedup.rows", "dedup.threshold", "dedup.seed"),
     ),
     "publish": StageDeps(
-        code=(*ENTRY, "core", "dedup", "normalize", "publish"),
+        code=(*ENTRY, "core", "dedup", "engines", "normalize", "publish"),
         schemas=("document", "duplicate", "filtered", "manifest", "outcome", "reject", "takedown"),
         params=("publish", "dedup.drop"),
     ),

@@ -12,8 +12,9 @@ never holds every task of a large corpus at once.
 It joins the cluster that ``RAY_ADDRESS`` names (with Ray's own settings, such
 as ``RAY_AUTH_MODE``, from the environment), or starts a local Ray with as many
 CPUs as workers were asked for (and stops it afterwards). The tasks read their
-inputs by path: on a cluster the raw folder (and, for dedup and for the rows
-normalize reuses, the normalized one) must be on storage every node sees.
+inputs by path: on a cluster the raw folder (and, for dedup, publish and the rows
+normalize reuses, the normalized one) must be on storage every node sees, and so
+must the folder publish writes into (its tasks write the shards).
 """
 
 from __future__ import annotations

@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -100,15 +101,25 @@ def table(folder: str | Path, name: str) -> pa.Table:
     return found
 
 
-def identities(paths: list[Path]) -> tuple[pa.Array, pa.Array, pa.Array]:
-    """The id, source path and raw sha256 of every row of the shards ``paths``, in order: what a record is a
-    function of, with the fingerprint."""
-    tables = [read_parquet(p, columns=["id", "source.path", "source.raw_sha256"]).flatten() for p in paths]
-    empty = pa.array([], pa.string())
-    columns = ("id", "source.path", "source.raw_sha256")
-    return tuple(
-        pa.concat_arrays([c for t in tables for c in t.column(name).chunks]) if tables else empty for name in columns
-    )
+def records(path: str | Path) -> pa.RecordBatch:
+    """A shard's records, as one batch under the document schema. On one thread: the callers use every core."""
+    table = pq.ParquetFile(path).read(use_threads=False).combine_chunks()
+    columns = [c.chunk(0) if c.num_chunks else pa.array([], c.type) for c in table.columns]
+    return pa.RecordBatch.from_arrays(columns, schema=schema.document().arrow)
+
+
+def columns(paths: list[Path], names: list[str]) -> pa.Table:
+    """The columns ``names`` (a nested field as ``struct.field``) of every row of the shards ``paths``, in order
+    and flattened, with ``shard`` (the position of the row's shard in ``paths``) and ``row`` (its position there)."""
+    tables = [schema.document().arrow.empty_table().flatten().select(names)]
+    for path in paths:
+        table = read_parquet(path, columns=names).flatten().select(names)
+        tables.append(table.cast(tables[0].schema))
+    found = pa.concat_tables(tables)
+    lengths = [t.num_rows for t in tables[1:]]
+    shard = np.repeat(np.arange(len(lengths), dtype=np.int32), lengths)
+    row = np.concatenate([np.arange(n, dtype=np.int32) for n in lengths]) if lengths else np.zeros(0, np.int32)
+    return found.append_column("shard", pa.array(shard)).append_column("row", pa.array(row)).combine_chunks()
 
 
 def fingerprint(folder: str | Path) -> str:

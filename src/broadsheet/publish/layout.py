@@ -1,4 +1,4 @@
-"""The published folder's format, owned here: every file name in it, the writers of its shards, and reading it.
+"""The published folder's format, owned here: every file name in it, the task that writes a shard, and reading it.
 
 ```
 dataset_dict.json                      the save_to_disk layout of a DatasetDict (load_from_disk)
@@ -21,17 +21,20 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from broadsheet.core import provenance, schema
+from broadsheet.core.columns import compact
+from broadsheet.core.errors import BroadsheetError
 from broadsheet.core.files import MARKER, Owner, keep, previous_bytes, write_hashed, write_json
-from broadsheet.core.params import SPLITS, PublishParams
+from broadsheet.core.params import SPLITS
 from broadsheet.core.shards import PARQUET_OPTIONS, ShardWriter, parquet_writer, read_parquet
+from broadsheet.normalize import folder as normalized_folder
 from broadsheet.publish import manifest, reuse
 
 DATASET_DICT = "dataset_dict.json"
@@ -112,46 +115,53 @@ def shard_files(folder: Path, split: str, position: int, count: int) -> tuple[Pa
     return folder / split / f"data-{name}.arrow", folder / EXPORT / f"{split}-{name}.parquet"
 
 
-class _SplitWriter:
-    """Shard i of a split: ``folder/split/part-i.arrow`` for ``load_from_disk``, and the same rows as
-    ``folder/data/{split}-part-i.parquet`` for the Hub's layout, both renamed once the count is known; taken from
-    the previous output when it holds a shard of the same key."""
+@dataclass(frozen=True)
+class Encode:
+    """A worker's task: one shard's Arrow file and Parquet copy, written from the normalized records it names, and
+    the content hashes of those of its rows no previous output holds."""
 
-    def __init__(self, folder: Path, split: str, arrow_schema: pa.Schema, previous: reuse.Previous, fingerprint: str):
-        self.folder, self.split, self.arrow_schema = folder, split, arrow_schema
-        self.previous, self.fingerprint = previous, fingerprint
-        self.index: list[dict] = []
-        """Per shard: its key and its files' sha256."""
+    segments: list[tuple[str, pa.Array]]
+    """Where its rows are: (normalized shard, positions in it), in order."""
+    ids: pa.Array
+    """Their ids, as planned: a normalized shard changed since is an error, not a shard of other rows."""
+    unhashed: pa.Array
+    """The positions, in this shard, of the rows to hash."""
+    arrow_schema: pa.Schema
+    files: tuple[Path, Path]
 
-    def parts(self, index: int) -> tuple[Path, Path]:
-        return (
-            self.folder / self.split / f"part-{index:05d}.arrow",
-            self.folder / EXPORT / f"{self.split}-part-{index:05d}.parquet",
-        )
+    def __call__(self) -> tuple[tuple[str, str], list[str]]:
+        """The sha256 of the two files, and the content hashes of the ``unhashed`` rows."""
+        pieces, start = [], 0
+        for path, rows in self.segments:
+            try:
+                piece = normalized_folder.records(path).take(rows)
+            except (OSError, pa.ArrowException):
+                piece = None
+            if piece is None or not piece.column("id").equals(self.ids.slice(start, len(rows))):
+                raise BroadsheetError(f"{path} changed while publish ran; run publish again")
+            pieces.append(piece)
+            start += len(rows)
+        table = compact(pa.Table.from_batches(pieces, schema=schema.document().arrow))
+        table = table.replace_schema_metadata(self.arrow_schema.metadata)
+        sink = pa.BufferOutputStream()
+        with pa.ipc.new_stream(sink, self.arrow_schema) as stream:
+            # A stream with no batch loads as a column of zero chunks, which ``datasets`` cannot cast.
+            stream.write_batch(
+                table.to_batches()[0] if table.num_rows else pa.RecordBatch.from_pylist([], self.arrow_schema)
+            )
+        export = pa.BufferOutputStream()
+        # Content-defined pages: a new version shares most of its bytes with the last (the Hub stores chunks once).
+        pq.write_table(table, export, **PARQUET_OPTIONS, **HUB_PARQUET)
+        sha256 = (write_hashed(self.files[0], sink.getvalue()), write_hashed(self.files[1], export.getvalue()))
+        return sha256, manifest.content_hashes(table.take(self.unhashed)) if len(self.unhashed) else []
 
-    def __call__(self, table: pa.Table, index: int) -> Path:
-        table = _compact(table).replace_schema_metadata(self.arrow_schema.metadata)
-        arrow, parquet = self.parts(index)
-        key = reuse.shard_key(self.fingerprint, table)
-        files = self.previous.shards.get(key)
-        if files is not None and _take(files, table, arrow, parquet):
-            sha256 = files.sha256
-        else:
-            sink = pa.BufferOutputStream()
-            with pa.ipc.new_stream(sink, self.arrow_schema) as stream:
-                # A stream with no batch loads as a column of zero chunks, which ``datasets`` cannot cast.
-                stream.write_batch(
-                    table.to_batches()[0] if table.num_rows else pa.RecordBatch.from_pylist([], self.arrow_schema)
-                )
-            export = pa.BufferOutputStream()
-            # Content-defined pages: a new version shares most of its bytes with the last (the Hub stores chunks once).
-            pq.write_table(table, export, **PARQUET_OPTIONS, **HUB_PARQUET)
-            sha256 = (write_hashed(arrow, sink.getvalue()), write_hashed(parquet, export.getvalue()))
-        self.index.append({"key": key, "arrow_sha256": sha256[0], "parquet_sha256": sha256[1]})
-        return arrow
+
+def run(task):
+    """Run a task (in a worker)."""
+    return task()
 
 
-def _take(files: reuse.Files, rows: pa.Table, arrow: Path, parquet: Path) -> bool:
+def take(files: reuse.Files, rows: pa.Table, arrow: Path, parquet: Path) -> bool:
     """Put a previous shard's two files at ``arrow`` and ``parquet`` if they are what its index says and hold
     ``rows``; else leave nothing there."""
     try:
@@ -166,30 +176,18 @@ def _take(files: reuse.Files, rows: pa.Table, arrow: Path, parquet: Path) -> boo
     return False
 
 
-def _compact(table: pa.Table) -> pa.Table:
-    """The table in buffers of its own, exactly sized: an Arrow file's bytes are then those of its rows alone,
-    whatever batches they were cut from (a slice writes its parent's validity bytes)."""
-    columns = [pa.concat_arrays(c.chunks) if c.num_chunks else pa.array([], c.type) for c in table.columns]
-    return pa.Table.from_arrays(columns, schema=table.schema)
+def make_dirs(folder: Path) -> None:
+    for name in (*SPLITS, EXPORT, MANIFEST):
+        (folder / name).mkdir()
 
 
-def _finish_split(folder: Path, split: str, writer: ShardWriter):
-    """Close the split's shards (one empty shard for an empty split: ``datasets`` cannot load zero files), name them
-    ``data-0000i-of-0000N.arrow`` and ``data/{split}-0000i-of-0000N.parquet``; return the Arrow files and row counts."""
-    parts, lengths = writer.close(), writer.lengths
-    if not parts:
-        parts, lengths = [writer.write(writer.write.arrow_schema.empty_table(), 0)], [0]
-    final = []
-    for i, part in enumerate(parts):
-        arrow, parquet = shard_files(folder, split, i, len(parts))
-        final.append(part.rename(arrow))
-        writer.write.parts(i)[1].rename(parquet)
-    return final, lengths
+def write_split(folder: Path, split: str, index: list[dict], lengths: list[int]):
+    """A split's state.json, once its shards are written (``index``: their keys and sha256); its SplitInfo."""
+    from datasets import SplitInfo
 
-
-def _state(split: str, files: list[Path], sha256s: list[str]) -> dict:
-    digest = hashlib.sha256("".join(sha256s).encode()).hexdigest()
-    return {
+    files = [shard_files(folder, split, i, len(index))[0] for i in range(len(index))]
+    digest = hashlib.sha256("".join(s["arrow_sha256"] for s in index).encode()).hexdigest()
+    state = {
         "_data_files": [{"filename": p.name} for p in files],
         "_fingerprint": digest[:16],
         "_format_columns": None,
@@ -198,62 +196,26 @@ def _state(split: str, files: list[Path], sha256s: list[str]) -> dict:
         "_output_all_columns": False,
         "_split": split,
     }
+    write_json(folder / split / STATE, state)
+    num_bytes = sum(p.stat().st_size for p in files)
+    return SplitInfo(name=split, num_bytes=num_bytes, num_examples=sum(lengths), shard_lengths=lengths)
 
 
-def _split_info(name: str, files: list[Path], lengths: list[int]):
-    from datasets import SplitInfo
+def write_index(folder: Path, fingerprint: str, index: dict[str, list[dict]]) -> None:
+    write_json(folder / INDEX, {"fingerprint": fingerprint, "splits": index})
 
-    return SplitInfo(
-        name=name, num_bytes=sum(p.stat().st_size for p in files), num_examples=sum(lengths), shard_lengths=lengths
+
+def write_manifest(folder: Path, rows: pa.Table, shard_rows: int) -> None:
+    """The manifest of the records published (``rows``, in source order), in content-defined shards."""
+    doc = schema.document()
+    document_schema = {"broadsheet.document_schema": doc.arrow.metadata[b"broadsheet.schema"].decode()}
+    writer = ShardWriter(
+        schema.manifest(), shard_rows * manifest.SHARD_FACTOR, parquet_writer(folder / MANIFEST, document_schema)
     )
-
-
-class Writers:
-    """The content-defined shard writers of the three splits and of the manifest."""
-
-    def __init__(
-        self, folder: Path, params: PublishParams, arrow_schema: pa.Schema, previous: reuse.Previous, fingerprint: str
-    ):
-        doc = schema.document()
-        self.folder, self.fingerprint = folder, fingerprint
-        (folder / EXPORT).mkdir()
-        self.splits = {}
-        for split in SPLITS:
-            (folder / split).mkdir()
-            write = _SplitWriter(folder, split, arrow_schema, previous, fingerprint)
-            self.splits[split] = ShardWriter(doc, params.shard_rows, write)
-        (folder / MANIFEST).mkdir()
-        document_schema = {"broadsheet.document_schema": doc.arrow.metadata[b"broadsheet.schema"].decode()}
-        self.manifest = ShardWriter(
-            schema.manifest(),
-            params.shard_rows * manifest.SHARD_FACTOR,
-            parquet_writer(folder / MANIFEST, document_schema),
-        )
-
-    def add(self, batch: pa.RecordBatch, assigned: pa.Array, known: pa.Array) -> None:
-        """Records, their splits, and their content hashes where already known (null elsewhere)."""
-        self.manifest.add(manifest.batch(batch, assigned, known))
-        for split, writer in self.splits.items():
-            part = batch.filter(pc.equal(assigned, split))
-            if part.num_rows:
-                writer.add(part)
-
-    def close(self):
-        """Finish every shard, write each split's state.json and the index; return the SplitDict and the sha256 of
-        each split's Parquet files."""
-        from datasets import SplitDict
-
-        if not self.manifest.close():  # an empty corpus still has a manifest to diff against
-            self.manifest.write(schema.manifest().arrow.empty_table(), 0)
-        split_dict, exports, index = SplitDict(), {}, {}
-        for split, writer in self.splits.items():
-            files, lengths = _finish_split(self.folder, split, writer)
-            split_dict.add(_split_info(split, files, lengths))
-            shards = index[split] = writer.write.index
-            write_json(self.folder / split / STATE, _state(split, files, [s["arrow_sha256"] for s in shards]))
-            exports[split] = [s["parquet_sha256"] for s in shards]
-        write_json(self.folder / INDEX, {"fingerprint": self.fingerprint, "splits": index})
-        return split_dict, exports
+    for batch in rows.to_batches(max_chunksize=1 << 16):
+        writer.add(batch)
+    if not writer.close():  # an empty corpus still has a manifest to diff against
+        writer.write(schema.manifest().arrow.empty_table(), 0)
 
 
 def previous(folder: Path, fingerprint: str) -> reuse.Previous:

@@ -34,9 +34,9 @@ def fingerprint(normalizer: str) -> str:
 
 
 def shard_key(fingerprint: str, rows: pa.Table) -> str:
-    """The key of a shard of document rows: the fingerprint and each row's id, path and raw sha256."""
-    source = rows.column("source")
-    columns = (rows.column("id"), pc.struct_field(source, "path"), pc.struct_field(source, "raw_sha256"))
+    """The key of a shard: the fingerprint and each row's id, path and raw sha256 (``rows``: columns ``id``,
+    ``source.path`` and ``source.raw_sha256``)."""
+    columns = (rows.column("id"), rows.column("source.path"), rows.column("source.raw_sha256"))
     digest = hashlib.sha256(fingerprint.encode())
     for doc_id, path, raw in zip(*(column.to_pylist() for column in columns)):
         digest.update(f"{doc_id}\0{path}\0{raw}\n".encode("utf-8", "surrogateescape"))
@@ -96,4 +96,5 @@ class Previous:
             pc.equal(pc.take(self._manifest.column("id"), found), ids),
             pc.equal(pc.take(self._manifest.column("path"), found), paths),
         )
-        return pc.if_else(same, pc.take(self._manifest.column("content_sha256"), found), None)
+        hashes = pc.if_else(same, pc.take(self._manifest.column("content_sha256"), found), None)
+        return hashes.combine_chunks() if isinstance(hashes, pa.ChunkedArray) else hashes

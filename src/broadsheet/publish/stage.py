@@ -11,13 +11,17 @@ plot data, the card and ``croissant.json``.
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from broadsheet import engines
 from broadsheet.core import provenance, schema
+from broadsheet.core.columns import compact
 from broadsheet.core.display import counted
 from broadsheet.core.errors import BroadsheetError
 from broadsheet.core.files import atomic_dir, check_apart, read_json, write_json
@@ -26,12 +30,12 @@ from broadsheet.core.progress import Progress
 from broadsheet.core.shards import PARQUET_OPTIONS
 from broadsheet.dedup import folder as dedup_folder
 from broadsheet.normalize import folder as normalized_folder
-from broadsheet.publish import card, changelog, croissant, layout, manifest, outcomes, reuse
-from broadsheet.publish.splits import split_of
+from broadsheet.publish import card, changelog, croissant, layout, manifest, outcomes, plan, reuse
 from broadsheet.publish.stats import Stats, write_plots
 
 STAGE = "publish"
-READ_BATCH_ROWS = 4096
+INLINE_ROWS = 5000
+"""Fewer rows than this to encode are encoded in this process."""
 
 
 @dataclass(frozen=True)
@@ -76,9 +80,8 @@ def run(
     reusable = normalizer and not fresh
     previous = layout.previous(Path(out), fingerprint) if reusable else reuse.Previous()
     with atomic_dir(out, layout.OWNER, force) as folder:
-        writers = layout.Writers(folder, params.publish, layout.hf_schema(doc, doc.features()), previous, fingerprint)
         split_dict, exported, stats, left_out = _write_splits(
-            writers, paths, dropped, previous, params.publish, progress
+            folder, paths, dropped, previous, params, fingerprint, progress
         )
         info = _dataset_info(split_dict, params.publish, doc)
         _write_dataset_info(folder, info)
@@ -113,31 +116,82 @@ def run(
     return metrics
 
 
-def _write_splits(writers: layout.Writers, paths: list[Path], dropped: dict, previous, params: PublishParams, progress):
+def _write_splits(folder: Path, paths: list[Path], dropped: dict, previous, params: Params, fingerprint, progress):
     """Every record not ``dropped`` into its split's shards and the manifest (content hashes the ``previous``
     output holds are not computed again); the SplitDict, the sha256s of the Parquet files, Stats, and how many
     were left out."""
+    from datasets import SplitDict
+
+    planned = plan.make(paths, dropped, params.publish.splits, params.publish.shard_rows, fingerprint)
+    identity = (planned.kept.column(name).combine_chunks() for name in ("id", "source.path", "source.raw_sha256"))
+    known = previous.content_hashes(*identity)
+    layout.make_dirs(folder)
+    index, computed = _write_shards(folder, paths, planned, previous, known, params, progress)
+    layout.write_manifest(folder, manifest.rows(planned.kept, _fill(known, computed)), params.publish.shard_rows)
+    split_dict, exported = SplitDict(), {}
+    for split, shards in planned.shards.items():
+        split_dict.add(layout.write_split(folder, split, index[split], [shard.rows.num_rows for shard in shards]))
+        exported[split] = [entry["parquet_sha256"] for entry in index[split]]
+    layout.write_index(folder, fingerprint, index)
+    stats = Stats()
+    stats.add(planned.kept)
+    return split_dict, exported, stats, planned.left_out
+
+
+def _write_shards(folder: Path, paths: list[Path], planned: plan.Plan, previous, known: pa.Array, params, progress):
+    """Every shard of the plan, taken from the ``previous`` output where it can give it, else written by a task
+    (``layout.Encode``) on the workers of ``params.compute``, in this process for a few rows; the index (per split,
+    each shard's key and files' sha256) and the content hashes computed: (positions among the kept, hashes)."""
     doc = schema.document()
-    identities = normalized_folder.identities(paths)
-    known = previous.content_hashes(*identities)
-    stats, left_out, offset = Stats(), 0, 0
-    with Progress(STAGE, "shard", total=len(paths), enabled=progress) as bar:
-        for path in paths:
-            for batch in pq.ParquetFile(path).iter_batches(batch_size=READ_BATCH_ROWS):
-                batch = pa.RecordBatch.from_arrays(batch.columns, schema=doc.arrow)
-                hashes = known.slice(offset, batch.num_rows)
-                offset += batch.num_rows
-                ids = batch.column("id").to_pylist()
-                if dropped:
-                    keep = [i not in dropped for i in ids]
-                    left_out += keep.count(False)
-                    mask = pa.array(keep)
-                    batch, hashes, ids = batch.filter(mask), hashes.filter(mask), [i for i, k in zip(ids, keep) if k]
-                writers.add(batch, pa.array([split_of(i, params.splits) for i in ids], pa.string()), hashes)
-                stats.add(batch)
+    arrow_schema = layout.hf_schema(doc, doc.features())
+    hashed = known.is_valid().to_numpy(zero_copy_only=False)
+    index = {split: [{"key": shard.key} for shard in shards] for split, shards in planned.shards.items()}
+    shards, waiting, computed = planned.in_order(), deque(), []
+
+    def encoded(shard: plan.Shard) -> bool:
+        """Whether the previous output cannot give the shard: its key is not there, or a row's hash is unknown."""
+        return shard.key not in previous.shards or not hashed[_kept(shard)].all()
+
+    def tasks():
+        for shard in shards:
+            entry = index[shard.split][shard.position]
+            files = layout.shard_files(folder, shard.split, shard.position, len(planned.shards[shard.split]))
+            taken = previous.shards.get(shard.key)
+            if not encoded(shard) and layout.take(taken, shard.rows, *files):
+                entry.update(arrow_sha256=taken.sha256[0], parquet_sha256=taken.sha256[1])
+                bar.update(1)
+                continue
+            unhashed = np.flatnonzero(~hashed[_kept(shard)])
+            waiting.append((entry, _kept(shard)[unhashed]))
+            ids = compact(shard.rows.column("id").combine_chunks())
+            yield layout.Encode(shard.segments(paths), ids, pa.array(unhashed), arrow_schema, files)
+
+    rows = sum(shard.rows.num_rows for shard in shards if encoded(shard))
+    with (
+        Progress(STAGE, "shard", total=len(shards), enabled=progress) as bar,
+        engines.pool(params.compute, eager=False) as ordered,
+    ):
+        run = map if rows < INLINE_ROWS else ordered  # for a few rows, starting the workers would take longer
+        for sha256, hashes in run(layout.run, tasks()):
+            entry, positions = waiting.popleft()
+            entry.update(arrow_sha256=sha256[0], parquet_sha256=sha256[1])
+            computed.append((positions, hashes))
             bar.update(1)
-    split_dict, exported = writers.close()
-    return split_dict, exported, stats, left_out
+    return index, computed
+
+
+def _kept(shard: plan.Shard) -> np.ndarray:
+    """The places of a shard's records among the records kept."""
+    return shard.rows.column("kept").to_numpy()
+
+
+def _fill(known: pa.Array, computed: list[tuple[np.ndarray, list[str]]]) -> pa.Array:
+    """``known``, its nulls filled from ``computed``: (positions, their hashes)."""
+    where = np.arange(len(known))
+    found = [hashes for _, hashes in computed]
+    if computed:
+        where[np.concatenate([positions for positions, _ in computed])] = len(known) + np.arange(sum(map(len, found)))
+    return pa.concat_arrays([known, pa.array([h for hashes in found for h in hashes], pa.string())]).take(where)
 
 
 def _dataset_info(split_dict, params: PublishParams, doc: schema.Schema):
