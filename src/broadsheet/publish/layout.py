@@ -33,7 +33,7 @@ from broadsheet.core.columns import compact
 from broadsheet.core.errors import BroadsheetError
 from broadsheet.core.files import MARKER, Owner, keep, previous_bytes, write_hashed, write_json
 from broadsheet.core.params import SPLITS
-from broadsheet.core.shards import PARQUET_OPTIONS, ShardWriter, parquet_writer, read_parquet
+from broadsheet.core.shards import PARQUET_OPTIONS, read_parquet, spans
 from broadsheet.normalize import folder as normalized_folder
 from broadsheet.publish import manifest, reuse
 
@@ -206,16 +206,14 @@ def write_index(folder: Path, fingerprint: str, index: dict[str, list[dict]]) ->
 
 
 def write_manifest(folder: Path, rows: pa.Table, shard_rows: int) -> None:
-    """The manifest of the records published (``rows``, in source order), in content-defined shards."""
-    doc = schema.document()
-    document_schema = {"broadsheet.document_schema": doc.arrow.metadata[b"broadsheet.schema"].decode()}
-    writer = ShardWriter(
-        schema.manifest(), shard_rows * manifest.SHARD_FACTOR, parquet_writer(folder / MANIFEST, document_schema)
-    )
-    for batch in rows.to_batches(max_chunksize=1 << 16):
-        writer.add(batch)
-    if not writer.close():  # an empty corpus still has a manifest to diff against
-        writer.write(schema.manifest().arrow.empty_table(), 0)
+    """The manifest of the records published (``rows``, in source order), in content-defined shards (an empty
+    corpus too has one, to diff against)."""
+    schema.manifest().check(rows)
+    document = schema.document().arrow.metadata[b"broadsheet.schema"]
+    rows = rows.replace_schema_metadata({**rows.schema.metadata, b"broadsheet.document_schema": document})
+    cuts = spans(rows.column("id").to_pylist(), shard_rows * manifest.SHARD_FACTOR) or [range(0)]
+    for i, cut in enumerate(cuts):
+        pq.write_table(rows.slice(cut.start, len(cut)), folder / MANIFEST / f"part-{i:05d}.parquet", **PARQUET_OPTIONS)
 
 
 def previous(folder: Path, fingerprint: str) -> reuse.Previous:
