@@ -3,14 +3,16 @@ its previous output; what it writes is byte for byte a fresh run's."""
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 
 import datasets
+import pyarrow as pa
 import pytest
 
 from broadsheet import normalize, publish
 from broadsheet.core.params import NormalizeParams, PublishParams
-from broadsheet.publish import layout, manifest
+from broadsheet.publish import layout, manifest, reuse
 from helpers import article, key, settings, tree_bytes, write
 
 
@@ -111,3 +113,20 @@ def test_nothing_swapped_or_planted_in_the_previous_output_is_taken(tmp_path, co
     run(raw, tmp_path, tmp_path / "p")
     assert counted["hashes"] == 60  # without a readable manifest nothing of the previous output is taken
     assert tree_bytes(tmp_path / "p") == tree_bytes(tmp_path / "fresh")
+
+
+def test_a_shard_key_is_the_hash_of_its_rows_line_by_line():
+    rows = pa.table(
+        {
+            "id": ["a", "é", "", "x\ny"],
+            "source.path": ["raw/a.txt", "raw/é\u2028.txt", "t.tar/m", ""],
+            "source.raw_sha256": ["0" * 64, "1" * 64, "", "2"],
+        }
+    )
+    digest = hashlib.sha256(b"fp")
+    for doc_id, path, raw in zip(*(rows.column(c).to_pylist() for c in rows.column_names)):
+        digest.update(f"{doc_id}\0{path}\0{raw}\n".encode())
+    assert reuse.shard_key("fp", rows) == digest.hexdigest()
+    chunked = pa.Table.from_batches(rows.to_batches(max_chunksize=1))
+    assert reuse.shard_key("fp", chunked) == reuse.shard_key("fp", rows.slice(0)) == digest.hexdigest()
+    assert reuse.shard_key("fp", rows.slice(1, 2)) != reuse.shard_key("fp", rows.slice(0, 2))

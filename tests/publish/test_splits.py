@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import pyarrow.parquet as pq
 import pytest
 
 from broadsheet import normalize, publish
 from broadsheet.core.params import PublishParams
-from broadsheet.publish.splits import split_of
+from broadsheet.publish.splits import split_of, splits_of
 from helpers import key, make_corpus, settings
 
 IDS = [key(n) for n in range(600)]
@@ -26,6 +28,26 @@ def test_the_splits_of_known_ids_never_change():
 def test_splits_take_their_share_of_the_documents():
     counts = {name: sum(split_of(key(n), RATIOS) == name for n in range(10_000)) for name in RATIOS}
     assert 7700 < counts["train"] < 8300 and 800 < counts["validation"] < 1200 and 800 < counts["test"] < 1200
+
+
+def one_by_one(doc_id: str, ratios: dict[str, float]) -> str:
+    """The rule in Python numbers, one id at a time."""
+    digest = hashlib.blake2b(doc_id.encode("utf-8"), digest_size=8, person=b"bs-split").digest()
+    point, upper = int.from_bytes(digest, "big") / 2**64, 0.0
+    for name in ratios:
+        upper += ratios[name]
+        if point < upper:
+            return name
+    return next(name for name in reversed(ratios) if ratios[name] > 0)
+
+
+@pytest.mark.parametrize(
+    "ratios",
+    [RATIOS, {"train": 0.333, "validation": 0.333, "test": 0.333}, {"train": 0.0, "validation": 0.5, "test": 0.5}],
+)
+def test_the_splits_of_many_ids_at_once_are_the_rule_one_by_one(ratios):
+    ids = [key(n) for n in range(5000)] + ["", "é", "\u2028", "a" * 1000]
+    assert splits_of(ids, ratios).to_pylist() == [one_by_one(i, ratios) for i in ids]
 
 
 def test_a_zero_ratio_split_gets_nothing():

@@ -20,7 +20,7 @@ from broadsheet.core.params import SPLITS
 from broadsheet.core.shards import spans
 from broadsheet.normalize import folder as normalized_folder
 from broadsheet.publish import reuse
-from broadsheet.publish.splits import split_of
+from broadsheet.publish.splits import splits_of
 
 LIGHT = ["id", "text_sha256", "n_words", "lang", "source.path", "source.raw_sha256"]
 """The columns of a record the plan, the statistics and the manifest read."""
@@ -59,14 +59,16 @@ class Plan:
         return list(heapq.merge(*self.shards.values(), key=last))
 
 
-def make(paths: list[Path], dropped: dict, ratios: dict[str, float], shard_rows: int, fingerprint: str) -> Plan:
-    """The plan for the normalized shards ``paths``, less the ids ``dropped``."""
-    rows = normalized_folder.columns(paths, LIGHT)
+def make(
+    paths: list[Path], dropped: dict, ratios: dict[str, float], shard_rows: int, fingerprint: str, threads: int = 1
+) -> Plan:
+    """The plan for the normalized shards ``paths``, less the ids ``dropped`` (their columns read by ``threads``)."""
+    rows = normalized_folder.columns(paths, LIGHT, threads)
     keep = pc.invert(pc.is_in(rows.column("id"), value_set=pa.array(list(dropped), pa.string())))
     kept = rows.filter(keep)
     left_out = rows.num_rows - kept.num_rows
     kept = kept.append_column("kept", pa.array(np.arange(kept.num_rows, dtype=np.int64)))
-    assigned = pa.array([split_of(i, ratios) for i in kept.column("id").to_pylist()], pa.string())
+    assigned = splits_of(kept.column("id").to_pylist(), ratios)
     kept = kept.append_column("split", assigned)
     shards = {}
     for split in SPLITS:

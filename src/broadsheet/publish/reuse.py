@@ -34,12 +34,15 @@ def fingerprint(normalizer: str) -> str:
 
 
 def shard_key(fingerprint: str, rows: pa.Table) -> str:
-    """The key of a shard: the fingerprint and each row's id, path and raw sha256 (``rows``: columns ``id``,
-    ``source.path`` and ``source.raw_sha256``)."""
-    columns = (rows.column("id"), rows.column("source.path"), rows.column("source.raw_sha256"))
+    """The key of a shard: sha256 of the fingerprint and of a line ``id\0path\0raw sha256\n`` a row (``rows``:
+    columns ``id``, ``source.path`` and ``source.raw_sha256``), the lines joined in Arrow."""
+    ended = pc.binary_join_element_wise(rows.column("source.raw_sha256"), "", "\n")
+    lines = pc.binary_join_element_wise(rows.column("id"), rows.column("source.path"), ended, "\0")
+    lines = lines.combine_chunks() if isinstance(lines, pa.ChunkedArray) else lines
     digest = hashlib.sha256(fingerprint.encode())
-    for doc_id, path, raw in zip(*(column.to_pylist() for column in columns)):
-        digest.update(f"{doc_id}\0{path}\0{raw}\n".encode("utf-8", "surrogateescape"))
+    if len(lines):
+        whole = pa.ListArray.from_arrays(pa.array([0, len(lines)], pa.int32()), lines)
+        digest.update(pc.binary_join(whole, "")[0].as_buffer())
     return digest.hexdigest()
 
 

@@ -8,16 +8,28 @@ the ratios stay the same, and adding documents never moves old ones.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
+
+import numpy as np
+import pyarrow as pa
 
 from broadsheet.core.params import SPLITS
 
 
 def split_of(doc_id: str, ratios: dict[str, float]) -> str:
-    digest = hashlib.blake2b(doc_id.encode("utf-8"), digest_size=8, person=b"bs-split").digest()
-    point = int.from_bytes(digest, "big") / 2**64
+    return splits_of([doc_id], ratios)[0].as_py()
+
+
+def splits_of(ids: Iterable[str], ratios: dict[str, float]) -> pa.Array:
+    """The split of each id. Its point is ``blake2b / 2**64``: a uint64 rounded to a double and scaled by a power
+    of two, the same double as Python's correctly rounded ``int / 2**64``."""
+    digests = b"".join(hashlib.blake2b(i.encode("utf-8"), digest_size=8, person=b"bs-split").digest() for i in ids)
+    points = np.frombuffer(digests, dtype=">u8").astype(np.float64) / 2.0**64
+    chosen = np.full(len(points), -1)
     upper = 0.0
-    for name in SPLITS:
+    for k, name in enumerate(SPLITS):
         upper += ratios[name]
-        if point < upper:
-            return name
-    return next(name for name in reversed(SPLITS) if ratios[name] > 0)  # rounding: ratios summing to 0.999...
+        chosen[(chosen < 0) & (points < upper)] = k
+    # Rounding: ratios summing to 0.999...
+    chosen[chosen < 0] = max(k for k, name in enumerate(SPLITS) if ratios[name] > 0)
+    return pa.array(SPLITS, pa.string()).take(pa.array(chosen))

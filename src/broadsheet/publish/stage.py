@@ -12,6 +12,9 @@ plot data, the card and ``croissant.json``.
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -122,12 +125,13 @@ def _write_splits(folder: Path, paths: list[Path], dropped: dict, previous, para
     were left out."""
     from datasets import SplitDict
 
-    planned = plan.make(paths, dropped, params.publish.splits, params.publish.shard_rows, fingerprint)
+    publish, threads = params.publish, engines.default_workers()  # Arrow reads and hashlib free the GIL
+    planned = plan.make(paths, dropped, publish.splits, publish.shard_rows, fingerprint, threads)
     identity = (planned.kept.column(name).combine_chunks() for name in ("id", "source.path", "source.raw_sha256"))
     known = previous.content_hashes(*identity)
     layout.make_dirs(folder)
     index, computed = _write_shards(folder, paths, planned, previous, known, params, progress)
-    layout.write_manifest(folder, manifest.rows(planned.kept, _fill(known, computed)), params.publish.shard_rows)
+    layout.write_manifest(folder, manifest.rows(planned.kept, _fill(known, computed)), publish.shard_rows)
     split_dict, exported = SplitDict(), {}
     for split, shards in planned.shards.items():
         split_dict.add(layout.write_split(folder, split, index[split], [shard.rows.num_rows for shard in shards]))
@@ -152,25 +156,31 @@ def _write_shards(folder: Path, paths: list[Path], planned: plan.Plan, previous,
         """Whether the previous output cannot give the shard: its key is not there, or a row's hash is unknown."""
         return shard.key not in previous.shards or not hashed[_kept(shard)].all()
 
+    def files(shard: plan.Shard) -> tuple[Path, Path]:
+        return layout.shard_files(folder, shard.split, shard.position, len(planned.shards[shard.split]))
+
     def tasks():
-        for shard in shards:
+        for shard, taken in zip(shards, takes):
             entry = index[shard.split][shard.position]
-            files = layout.shard_files(folder, shard.split, shard.position, len(planned.shards[shard.split]))
-            taken = previous.shards.get(shard.key)
-            if not encoded(shard) and layout.take(taken, shard.rows, *files):
-                entry.update(arrow_sha256=taken.sha256[0], parquet_sha256=taken.sha256[1])
+            if taken is not None and taken.result():
+                entry.update(zip(("arrow_sha256", "parquet_sha256"), previous.shards[shard.key].sha256))
                 bar.update(1)
                 continue
             unhashed = np.flatnonzero(~hashed[_kept(shard)])
             waiting.append((entry, _kept(shard)[unhashed]))
             ids = compact(shard.rows.column("id").combine_chunks())
-            yield layout.Encode(shard.segments(paths), ids, pa.array(unhashed), arrow_schema, files)
+            yield layout.Encode(shard.segments(paths), ids, pa.array(unhashed), arrow_schema, files(shard))
 
     rows = sum(shard.rows.num_rows for shard in shards if encoded(shard))
     with (
+        _threads(engines.default_workers()) as checks,  # a previous shard's files checked while others are written
         Progress(STAGE, "shard", total=len(shards), enabled=progress) as bar,
         engines.pool(params.compute, eager=False) as ordered,
     ):
+        takes = [
+            None if encoded(s) else checks.submit(layout.take, previous.shards[s.key], s.rows, *files(s))
+            for s in shards
+        ]
         run = map if rows < INLINE_ROWS else ordered  # for a few rows, starting the workers would take longer
         for sha256, hashes in run(layout.run, tasks()):
             entry, positions = waiting.popleft()
@@ -178,6 +188,16 @@ def _write_shards(folder: Path, paths: list[Path], planned: plan.Plan, previous,
             computed.append((positions, hashes))
             bar.update(1)
     return index, computed
+
+
+@contextmanager
+def _threads(count: int) -> Iterator[ThreadPoolExecutor]:
+    """Threads whose work not yet started is dropped on the way out (on an error: nothing more is read)."""
+    pool = ThreadPoolExecutor(count)
+    try:
+        yield pool
+    finally:
+        pool.shutdown(cancel_futures=True)
 
 
 def _kept(shard: plan.Shard) -> np.ndarray:
