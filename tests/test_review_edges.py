@@ -167,12 +167,20 @@ def copy_of(published, tmp_path):
         (lambda ds: _state_names(ds, "../../elsewhere/data-00000-of-00001.arrow"), "not the split's Arrow files"),
         (lambda ds: _card_path(ds, "../elsewhere/data/train-*.parquet"), "its configs name other data files"),
         (lambda ds: _card_path(ds, "/tmp/data/train-*.parquet"), "its configs name other data files"),
+        (lambda ds: _not_utf8(sorted((ds / "train").glob("*.arrow"))[0]), "invalid data"),
     ],
 )
 def test_validate_lists_more_damage_as_problems(published, tmp_path, damage, expected):
     folder = copy_of(published, tmp_path)
     damage(folder)
     assert any(expected in p for p in validate.validate(folder))
+
+
+def _not_utf8(path):
+    """A byte that is never UTF-8 where a text had a paragraph break."""
+    data = bytearray(path.read_bytes())
+    data[data.index(b"\n\n")] = 0xFF
+    path.write_bytes(bytes(data))
 
 
 def _croissant_url(folder, url):

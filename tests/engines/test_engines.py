@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
 
 import pytest
 
-from broadsheet import dedup, normalize, publish
-from broadsheet.core.params import DedupParams, NormalizeParams, PublishParams
+from broadsheet import dedup, engines, normalize, publish
+from broadsheet.core.errors import BroadsheetError
+from broadsheet.core.params import ComputeParams, DedupParams, NormalizeParams, PublishParams
 from broadsheet.dedup import stage as dedup_stage
 from broadsheet.publish import stage as publish_stage
 from helpers import make_corpus, settings, tree_bytes, write
@@ -167,3 +169,9 @@ def test_ray_results_come_in_input_order_across_windows_and_errors_are_raised(mo
     assert list(ordered_map(math.factorial, range(50), on_ray)) == [math.factorial(n) for n in range(50)]
     with pytest.raises(ValueError, match="not defined for negative values"):
         list(ordered_map(math.factorial, [3, 2, -1, 4], on_ray))
+
+
+def test_a_worker_that_dies_is_one_line(tmp_path):
+    """A worker killed (by the OOM killer, say) is an error the command line shows as one line."""
+    with pytest.raises(BroadsheetError, match="a worker process ended abruptly"):
+        list(engines.ordered_map(os._exit, [1, 1], ComputeParams(workers=2)))

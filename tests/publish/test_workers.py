@@ -9,6 +9,7 @@ import random
 import shutil
 
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from broadsheet import normalize, publish
@@ -88,16 +89,61 @@ def test_a_task_names_its_rows_and_does_not_carry_them(tmp_path, monkeypatch):
     assert max(sizes) < 64 * 1024 < text / 20
 
 
-def test_a_normalized_shard_changed_after_the_plan_is_a_one_line_error(tmp_path, normalized, monkeypatch):
+def _edited_copy(normalized, shard):
+    """The same shard normalised again from a corpus with one document edited: the same ids, other rows."""
+    raw = normalized.parent / "edited"
+    make_corpus(raw, 240)
+    first = sorted(raw.iterdir())[0]
+    first.write_text(first.read_text().replace(" w0x1 ", " edited ", 1))
+    normalize.run([raw], normalized.parent / "n2", settings(NormalizeParams(shard_rows=30), workers=1), progress=False)
+    shutil.copyfile(normalized.parent / "n2" / "data" / shard.name, shard)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda shards: shutil.copyfile(shards[1], shards[0]),  # another shard's rows
+        lambda shards: _edited_copy(shards[0].parent.parent, shards[0]),
+        lambda shards: pq.write_table(pa.table({"id": ["x"]}), shards[0]),  # another schema
+        lambda shards: shards[0].write_bytes(shards[0].read_bytes()[:-100]),  # truncated
+        lambda shards: shards[0].unlink(),
+    ],
+)
+def test_a_normalized_shard_changed_after_the_plan_is_a_one_line_error(tmp_path, normalized, monkeypatch, change):
     make = plan.make
     shards = sorted((normalized / "data").glob("*.parquet"))
 
     def then_changed(*args, **kwargs):
         planned = make(*args, **kwargs)
-        shutil.copyfile(shards[1], shards[0])  # another shard's rows where the plan expects the first's
+        change(shards)
         return planned
 
     monkeypatch.setattr(plan, "make", then_changed)
-    with pytest.raises(BroadsheetError, match=r"part-00000\.parquet changed while publish ran; run publish again"):
+    with pytest.raises(BroadsheetError, match=r"is not what publish planned from: it changed while publish ran"):
         publish.run(normalized, tmp_path / "p", settings(workers=1), progress=False)
     assert not (tmp_path / "p").exists()
+
+
+def test_a_previous_manifest_changed_in_place_gives_no_content_hash(tmp_path, normalized):
+    """The index lists the manifest's files by sha256: a hash edited there (or the file rewritten by another
+    tool) is not taken, and the next run is a fresh run's bytes."""
+    params = settings(PublishParams(shard_rows=8), workers=1)
+    publish.run(normalized, tmp_path / "p", params, progress=False)
+    part = layout.manifest_files(tmp_path / "p")[0]
+    table = pq.read_table(part)
+    hashes = table.column("content_sha256").to_pylist()
+    table = table.set_column(3, "content_sha256", pa.array(["0" * 64] + hashes[1:], pa.large_string()))
+    pq.write_table(table, part)
+    publish.run(normalized, tmp_path / "p", params, progress=False)
+    publish.run(normalized, tmp_path / "fresh", params, progress=False, fresh=True)
+    assert tree_bytes(tmp_path / "p") == tree_bytes(tmp_path / "fresh")
+
+
+@pytest.mark.parametrize("index", ["[1]", '"x"', "[" * 100_000 + "]" * 100_000, '{"fingerprint": 1}'])
+def test_a_previous_index_of_another_shape_gives_nothing(tmp_path, normalized, index):
+    params = settings(PublishParams(shard_rows=8), workers=1)
+    publish.run(normalized, tmp_path / "p", params, progress=False)
+    (tmp_path / "p" / layout.INDEX).write_text(index)
+    publish.run(normalized, tmp_path / "p", params, progress=False)
+    publish.run(normalized, tmp_path / "fresh", params, progress=False, fresh=True)
+    assert tree_bytes(tmp_path / "p") == tree_bytes(tmp_path / "fresh")

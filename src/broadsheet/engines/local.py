@@ -10,8 +10,11 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from functools import partial
+
+from broadsheet.core.errors import BroadsheetError
 
 
 @contextmanager
@@ -80,9 +83,12 @@ def _alive(pid: int) -> bool:
 
 def _ordered(executor: ProcessPoolExecutor, window: int, func: Callable, items: Iterable) -> Iterator:
     in_flight: deque = deque()
-    for item in items:
-        in_flight.append(executor.submit(func, item))
-        if len(in_flight) >= window:
+    try:
+        for item in items:
+            in_flight.append(executor.submit(func, item))
+            if len(in_flight) >= window:
+                yield in_flight.popleft().result()
+        while in_flight:
             yield in_flight.popleft().result()
-    while in_flight:
-        yield in_flight.popleft().result()
+    except BrokenProcessPool:
+        raise BroadsheetError("a worker process ended abruptly (killed, or out of memory?); run again") from None

@@ -72,6 +72,8 @@ def shards(folder: str | Path) -> list[Path]:
     paths = sorted((_complete(folder) / DATA).glob("part-*.parquet"))
     expected = schema.document()
     for path in paths:
+        if not path.is_file():  # a FIFO would hang the reader (a link to a file, as DVC makes, is one)
+            raise BroadsheetError(f"{path} is not a regular file")
         try:
             found = pq.read_schema(path)
         except (OSError, pa.ArrowException) as e:
@@ -105,8 +107,11 @@ def table(folder: str | Path, name: str) -> pa.Table:
 def records(path: str | Path) -> pa.RecordBatch:
     """A shard's records, as one batch under the document schema. On one thread: the callers use every core."""
     table = pq.ParquetFile(path).read(use_threads=False).combine_chunks()
+    doc = schema.document()
+    if not table.schema.equals(doc.arrow, check_metadata=False):
+        raise BroadsheetError(f"{path} does not hold records of {doc.name}.v{doc.version}")
     columns = [c.chunk(0) if c.num_chunks else pa.array([], c.type) for c in table.columns]
-    return pa.RecordBatch.from_arrays(columns, schema=schema.document().arrow)
+    return pa.RecordBatch.from_arrays(columns, schema=doc.arrow)
 
 
 def columns(paths: list[Path], names: list[str], threads: int = 1) -> pa.Table:

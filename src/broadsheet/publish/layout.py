@@ -35,7 +35,7 @@ from broadsheet.core.files import MARKER, Owner, keep, previous_bytes, write_has
 from broadsheet.core.params import SPLITS
 from broadsheet.core.shards import PARQUET_OPTIONS, read_parquet, spans
 from broadsheet.normalize import folder as normalized_folder
-from broadsheet.publish import manifest, reuse
+from broadsheet.publish import manifest, plan, reuse
 
 DATASET_DICT = "dataset_dict.json"
 STATE = "state.json"
@@ -122,8 +122,8 @@ class Encode:
 
     segments: list[tuple[str, pa.Array]]
     """Where its rows are: (normalized shard, positions in it), in order."""
-    ids: pa.Array
-    """Their ids, as planned: a normalized shard changed since is an error, not a shard of other rows."""
+    planned: str
+    """``plan.digest`` of the rows planned: a normalize output replaced since is an error, not other rows."""
     unhashed: pa.Array
     """The positions, in this shard, of the rows to hash."""
     arrow_schema: pa.Schema
@@ -131,17 +131,17 @@ class Encode:
 
     def __call__(self) -> tuple[tuple[str, str], list[str]]:
         """The sha256 of the two files, and the content hashes of the ``unhashed`` rows."""
-        pieces, start = [], 0
+        pieces = []
         for path, rows in self.segments:
             try:
                 piece = normalized_folder.records(path).take(rows)
-            except (OSError, pa.ArrowException):
-                piece = None
-            if piece is None or not piece.column("id").equals(self.ids.slice(start, len(rows))):
-                raise BroadsheetError(f"{path} changed while publish ran; run publish again")
+                piece.validate(full=True)  # UTF-8 and offsets: the hashes below read the bytes as they are
+            except (OSError, pa.ArrowException, BroadsheetError):
+                raise _changed(path) from None
             pieces.append(piece)
-            start += len(rows)
         table = compact(pa.Table.from_batches(pieces, schema=schema.document().arrow))
+        if plan.digest(table.flatten()) != self.planned:
+            raise _changed(self.segments[0][0] if len(self.segments) == 1 else Path(self.segments[0][0]).parent)
         table = table.replace_schema_metadata(self.arrow_schema.metadata)
         sink = pa.BufferOutputStream()
         with pa.ipc.new_stream(sink, self.arrow_schema) as stream:
@@ -154,6 +154,10 @@ class Encode:
         pq.write_table(table, export, **PARQUET_OPTIONS, **HUB_PARQUET)
         sha256 = (write_hashed(self.files[0], sink.getvalue()), write_hashed(self.files[1], export.getvalue()))
         return sha256, manifest.content_hashes(table.take(self.unhashed)) if len(self.unhashed) else []
+
+
+def _changed(where) -> BroadsheetError:
+    return BroadsheetError(f"{where} is not what publish planned from: it changed while publish ran; run it again")
 
 
 def run(task):
@@ -201,19 +205,23 @@ def write_split(folder: Path, split: str, index: list[dict], lengths: list[int])
     return SplitInfo(name=split, num_bytes=num_bytes, num_examples=sum(lengths), shard_lengths=lengths)
 
 
-def write_index(folder: Path, fingerprint: str, index: dict[str, list[dict]]) -> None:
-    write_json(folder / INDEX, {"fingerprint": fingerprint, "splits": index})
+def write_index(folder: Path, fingerprint: str, index: dict[str, list[dict]], manifest_sha256: list[str]) -> None:
+    write_json(folder / INDEX, {"fingerprint": fingerprint, "splits": index, "manifest": manifest_sha256})
 
 
-def write_manifest(folder: Path, rows: pa.Table, shard_rows: int) -> None:
+def write_manifest(folder: Path, rows: pa.Table, shard_rows: int) -> list[str]:
     """The manifest of the records published (``rows``, in source order), in content-defined shards (an empty
-    corpus too has one, to diff against)."""
+    corpus too has one, to diff against); the sha256 of each."""
     schema.manifest().check(rows)
     document = schema.document().arrow.metadata[b"broadsheet.schema"]
     rows = rows.replace_schema_metadata({**rows.schema.metadata, b"broadsheet.document_schema": document})
     cuts = spans(rows.column("id").to_pylist(), shard_rows * manifest.SHARD_FACTOR) or [range(0)]
+    sha256 = []
     for i, cut in enumerate(cuts):
-        pq.write_table(rows.slice(cut.start, len(cut)), folder / MANIFEST / f"part-{i:05d}.parquet", **PARQUET_OPTIONS)
+        sink = pa.BufferOutputStream()
+        pq.write_table(rows.slice(cut.start, len(cut)), sink, **PARQUET_OPTIONS)
+        sha256.append(write_hashed(folder / MANIFEST / f"part-{i:05d}.parquet", sink.getvalue()))
+    return sha256
 
 
 def previous(folder: Path, fingerprint: str) -> reuse.Previous:
@@ -222,16 +230,17 @@ def previous(folder: Path, fingerprint: str) -> reuse.Previous:
     if OWNER.wrote(folder):
         try:
             index = json.loads(previous_bytes(folder / INDEX) or b"")
-        except ValueError:
+        except (ValueError, RecursionError):
             pass
     return reuse.Previous(index, partial(shard_files, folder), partial(_previous_manifest, folder), fingerprint)
 
 
-def _previous_manifest(folder: Path) -> pa.Table:
-    """The manifest of a previous output, from regular files only (ValueError otherwise: nothing is reused)."""
+def _previous_manifest(folder: Path, sha256: list[str]) -> pa.Table:
+    """The manifest of a previous output: each of its files is what the index says (ValueError otherwise: nothing
+    is reused)."""
     tables = []
-    for path in manifest_files(folder):
-        if (data := previous_bytes(path)) is None:
-            raise ValueError(f"{path} is not a regular file")
+    for i, expected in enumerate(sha256):
+        if (data := previous_bytes(folder / MANIFEST / f"part-{i:05d}.parquet", expected)) is None:
+            raise ValueError(f"manifest part {i} is not what {INDEX} says")
         tables.append(read_parquet(pa.BufferReader(data)))
     return pa.concat_tables(tables).replace_schema_metadata(None)

@@ -15,6 +15,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from broadsheet.core import columns
 from broadsheet.core.columns import compact
 from broadsheet.core.params import SPLITS
 from broadsheet.core.shards import spans
@@ -24,6 +25,12 @@ from broadsheet.publish.splits import splits_of
 
 LIGHT = ["id", "text_sha256", "n_words", "lang", "source.path", "source.raw_sha256"]
 """The columns of a record the plan, the statistics and the manifest read."""
+
+
+def digest(records: pa.Table) -> str:
+    """A hash of the LIGHT columns of ``records`` (flattened): the task that writes a shard checks that the rows it
+    reads are the rows planned, which a normalize output replaced meanwhile may not give, even with the same ids."""
+    return columns.digest([records.column(name) for name in LIGHT])
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from broadsheet.core import provenance
+from broadsheet.core import columns, provenance
 from broadsheet.core.files import previous_bytes
 from broadsheet.core.params import SPLITS
 from broadsheet.core.shards import read_parquet
@@ -35,15 +35,8 @@ def fingerprint(normalizer: str) -> str:
 
 def shard_key(fingerprint: str, rows: pa.Table) -> str:
     """The key of a shard: sha256 of the fingerprint and of a line ``id\0path\0raw sha256\n`` a row (``rows``:
-    columns ``id``, ``source.path`` and ``source.raw_sha256``), the lines joined in Arrow."""
-    ended = pc.binary_join_element_wise(rows.column("source.raw_sha256"), "", "\n")
-    lines = pc.binary_join_element_wise(rows.column("id"), rows.column("source.path"), ended, "\0")
-    lines = lines.combine_chunks() if isinstance(lines, pa.ChunkedArray) else lines
-    digest = hashlib.sha256(fingerprint.encode())
-    if len(lines):
-        whole = pa.ListArray.from_arrays(pa.array([0, len(lines)], pa.int32()), lines)
-        digest.update(pc.binary_join(whole, "")[0].as_buffer())
-    return digest.hexdigest()
+    columns ``id``, ``source.path`` and ``source.raw_sha256``)."""
+    return columns.digest([rows.column(name) for name in ("id", "source.path", "source.raw_sha256")], fingerprint)
 
 
 @dataclass(frozen=True)
@@ -73,11 +66,11 @@ class Previous:
     another fingerprint, or cannot be read."""
 
     def __init__(self, index: dict | None = None, files=None, manifest=None, fingerprint: str = ""):
-        """``index``: its shards.json; ``files(split, position, count)``: a shard's two paths; ``manifest()``: its
-        manifest table."""
+        """``index``: its shards.json; ``files(split, position, count)``: a shard's two paths; ``manifest(sha256)``:
+        its manifest table, from the files of those sha256 (the index lists them)."""
         self.shards: dict[str, Files] = {}
         self._manifest: pa.Table | None = None
-        if not index or index.get("fingerprint") != fingerprint:
+        if not isinstance(index, dict) or index.get("fingerprint") != fingerprint:
             return
         try:
             for split in SPLITS:
@@ -85,8 +78,9 @@ class Previous:
                 for position, row in enumerate(rows):
                     arrow, parquet = files(split, position, len(rows))
                     self.shards[row["key"]] = Files(arrow, parquet, (row["arrow_sha256"], row["parquet_sha256"]))
-            self._manifest = manifest().select(["id", "path", "raw_sha256", "content_sha256"]).combine_chunks()
-        except (OSError, KeyError, TypeError, ValueError, pa.ArrowException):
+            names = ["id", "path", "raw_sha256", "content_sha256"]
+            self._manifest = manifest(index["manifest"]).select(names).combine_chunks()
+        except (OSError, AttributeError, KeyError, TypeError, ValueError, pa.ArrowException):
             self.shards, self._manifest = {}, None
 
     def content_hashes(self, ids: pa.Array, paths: pa.Array, raws: pa.Array) -> pa.Array:

@@ -24,7 +24,6 @@ import pyarrow.parquet as pq
 
 from broadsheet import engines
 from broadsheet.core import provenance, schema
-from broadsheet.core.columns import compact
 from broadsheet.core.display import counted
 from broadsheet.core.errors import BroadsheetError
 from broadsheet.core.files import atomic_dir, check_apart, read_json, write_json
@@ -131,12 +130,14 @@ def _write_splits(folder: Path, paths: list[Path], dropped: dict, previous, para
     known = previous.content_hashes(*identity)
     layout.make_dirs(folder)
     index, computed = _write_shards(folder, paths, planned, previous, known, params, progress)
-    layout.write_manifest(folder, manifest.rows(planned.kept, _fill(known, computed)), publish.shard_rows)
+    manifest_sha256 = layout.write_manifest(
+        folder, manifest.rows(planned.kept, _fill(known, computed)), publish.shard_rows
+    )
     split_dict, exported = SplitDict(), {}
     for split, shards in planned.shards.items():
         split_dict.add(layout.write_split(folder, split, index[split], [shard.rows.num_rows for shard in shards]))
         exported[split] = [entry["parquet_sha256"] for entry in index[split]]
-    layout.write_index(folder, fingerprint, index)
+    layout.write_index(folder, fingerprint, index, manifest_sha256)
     stats = Stats()
     stats.add(planned.kept)
     return split_dict, exported, stats, planned.left_out
@@ -168,8 +169,8 @@ def _write_shards(folder: Path, paths: list[Path], planned: plan.Plan, previous,
                 continue
             unhashed = np.flatnonzero(~hashed[_kept(shard)])
             waiting.append((entry, _kept(shard)[unhashed]))
-            ids = compact(shard.rows.column("id").combine_chunks())
-            yield layout.Encode(shard.segments(paths), ids, pa.array(unhashed), arrow_schema, files(shard))
+            planned = plan.digest(shard.rows)
+            yield layout.Encode(shard.segments(paths), planned, pa.array(unhashed), arrow_schema, files(shard))
 
     rows = sum(shard.rows.num_rows for shard in shards if encoded(shard))
     with (

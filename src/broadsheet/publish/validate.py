@@ -131,6 +131,11 @@ def _shard(path: Path, first: schema.Schema | None, problems: list[str]) -> pa.T
     doc = _document_schema(table)
     if not _check_schema(path, table, doc, problems):
         return None
+    try:
+        table.validate(full=True)  # a string that is not UTF-8, an offset out of bounds
+    except pa.ArrowException as e:
+        problems.append(f"{path}: invalid data: {str(e).splitlines()[0]}")
+        return None
     if first is not None and doc.arrow != first.arrow:
         problems.append(f"{path}: holds {doc.name}.v{doc.version}, unlike the split's first shard")
         return None
