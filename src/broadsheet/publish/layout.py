@@ -81,11 +81,6 @@ def manifest_files(folder: Path) -> list[Path]:
     return sorted((folder / MANIFEST).glob("part-*.parquet"))
 
 
-def read_manifest(folder: Path) -> pa.Table:
-    """The manifest of a published folder, whole (a few dozen bytes a document)."""
-    return pa.concat_tables([read_parquet(p) for p in manifest_files(folder)]).replace_schema_metadata(None)
-
-
 def read_arrow(path: Path, mapped: bool = True) -> pa.Table:
     """An Arrow shard, memory-mapped (as ``datasets`` reads it), or read into memory (``mapped=False``: what a
     check of every shard in turn holds is then one shard, not the pages of all it has touched)."""

@@ -82,7 +82,7 @@ def run(
     reusable = normalizer and not fresh
     previous = layout.previous(Path(out), fingerprint) if reusable else reuse.Previous()
     with atomic_dir(out, layout.OWNER, force) as folder:
-        split_dict, exported, stats, left_out = _write_splits(
+        split_dict, exported, stats, left_out, fingerprints = _write_splits(
             folder, paths, dropped, previous, params, fingerprint, progress
         )
         info = _dataset_info(split_dict, params.publish, doc)
@@ -93,7 +93,7 @@ def run(
             **accounting,
             **stats.metrics(),
             "splits": _split_metrics(split_dict),
-            "fingerprint": manifest.fingerprints(layout.read_manifest(folder)),
+            "fingerprint": fingerprints,
         }
         write_json(folder / layout.METRICS, metrics)
         exports = {
@@ -130,9 +130,8 @@ def _write_splits(folder: Path, paths: list[Path], dropped: dict, previous, para
     known = previous.content_hashes(*identity)
     layout.make_dirs(folder)
     index, computed = _write_shards(folder, paths, planned, previous, known, params, progress)
-    manifest_sha256 = layout.write_manifest(
-        folder, manifest.rows(planned.kept, _fill(known, computed)), publish.shard_rows
-    )
+    rows = manifest.rows(planned.kept, _fill(known, computed))
+    manifest_sha256 = layout.write_manifest(folder, rows, publish.shard_rows)
     split_dict, exported = SplitDict(), {}
     for split, shards in planned.shards.items():
         split_dict.add(layout.write_split(folder, split, index[split], [shard.rows.num_rows for shard in shards]))
@@ -140,7 +139,7 @@ def _write_splits(folder: Path, paths: list[Path], dropped: dict, previous, para
     layout.write_index(folder, fingerprint, index, manifest_sha256)
     stats = Stats()
     stats.add(planned.kept)
-    return split_dict, exported, stats, planned.left_out
+    return split_dict, exported, stats, planned.left_out, manifest.fingerprints(rows)
 
 
 def _write_shards(folder: Path, paths: list[Path], planned: plan.Plan, previous, known: pa.Array, params, progress):
