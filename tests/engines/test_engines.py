@@ -175,3 +175,19 @@ def test_a_worker_that_dies_is_one_line(tmp_path):
     """A worker killed (by the OOM killer, say) is an error the command line shows as one line."""
     with pytest.raises(BroadsheetError, match="a worker process ended abruptly"):
         list(engines.ordered_map(os._exit, [1, 1], ComputeParams(workers=2)))
+
+
+def test_threads_run_in_this_process_in_input_order_and_raise_errors():
+    import math
+    import threading
+
+    def where(n: int) -> tuple[int, int, int]:
+        return n, os.getpid(), threading.get_ident()
+
+    with engines.pool(ComputeParams(workers=2), threads=True) as ordered:
+        found = list(ordered(where, range(100)))  # 100 items: many windows of 8
+        assert [n for n, _, _ in found] == list(range(100))
+        assert {pid for _, pid, _ in found} == {os.getpid()}
+        assert threading.get_ident() not in {thread for _, _, thread in found}
+        with pytest.raises(ValueError, match="not defined for negative values"):
+            list(ordered(math.factorial, [3, 2, -1, 4]))

@@ -1,26 +1,25 @@
 """MinHash signatures of word shingles, LSH banding, and the exact Jaccard check.
 
-Vectorised over a batch of texts: a byte table lower-cases the words and
+Over a batch of texts at once: a byte table lower-cases the words and
 blanks everything else (the words pyarrow's utf8_lower and an RE2 split on
-``[^\\w]+`` give), each distinct word of the batch is hashed once (crc32),
-NumPy builds the shingle hashes and takes the minima of all permutations at
-once, over every shingle of a text rather than its set. Every hash is seeded
-and stable, so signatures do not depend on the process, batch size or machine.
+``[^\\w]+`` give), a compiled loop (Numba) takes the crc32 of every word,
+NumPy builds the shingle hashes, and another compiled loop takes the minima of
+all permutations over every shingle of a text rather than its set. Every hash is
+seeded and stable, so signatures do not depend on the process, batch size or
+machine. The loops are compiled at their first call and cached beside this file.
 """
 
 from __future__ import annotations
 
-import zlib
 from dataclasses import dataclass
 
+import numba
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 MAX_HASH = np.uint32(0xFFFFFFFF)
 _SHINGLE_MULT = np.uint64(0x9E3779B97F4A7C15)
-_PERM_CHUNK = 16  # permutations x _WINDOW shingles at once: temporaries that fit the cache, few NumPy calls
-_WINDOW = 1 << 13
 
 
 @dataclass(frozen=True)
@@ -51,8 +50,7 @@ def token_hashes(texts: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     the runs of non-space bytes.
     """
     data, text_starts = _word_bytes(texts)
-    starts, ends = _word_bounds(data, text_starts)
-    return _word_hashes(data, starts, ends), np.searchsorted(starts, text_starts)
+    return _word_crc32(np.frombuffer(data, np.uint8), text_starts)
 
 
 # Word bytes (ASCII letters, lower-cased, digits, "_") to themselves, every other byte to a space.
@@ -62,12 +60,11 @@ _WORD_BYTES = bytes(
 LOWER_TO_ASCII = {"\u0130": "i", "\u212a": "k"}
 """The characters beyond ASCII whose lower case (pyarrow's utf8_lower) is an ASCII word character, and that
 character: replaced before the bytes are mapped (a test checks there are no others in all of Unicode)."""
-_PAD = 8  # spaces after the last text, so that 8 bytes can be read from where any word starts
 
 
 def _word_bytes(texts: pa.Array) -> tuple[bytes, np.ndarray]:
-    """A space, the texts' bytes one after another, mapped by ``_WORD_BYTES``, and ``_PAD`` spaces; where each text
-    starts in them (and where the last ends)."""
+    """The texts' bytes one after another, mapped by ``_WORD_BYTES``; where each text starts in them (and where
+    the last ends)."""
     texts = _strings(texts)
     raw, starts = _raw_bytes(texts)
     # Looking for a single byte is fast (memchr); the characters' other bytes are rare in most text too.
@@ -94,63 +91,8 @@ def _text_offsets(texts: pa.Array) -> np.ndarray:
 def _raw_bytes(texts: pa.Array) -> tuple[bytes, np.ndarray]:
     offsets = _text_offsets(texts)
     data = texts.buffers()[2]
-    raw = memoryview(data)[offsets[0] : offsets[-1]] if data is not None else b""
-    return b"".join([b" ", raw, b" " * _PAD]), offsets.astype(np.int64) - offsets[0] + 1
-
-
-def _word_bounds(data: bytes, text_starts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Where each word (run of non-space bytes within one text) of ``data`` starts and ends."""
-    word = np.frombuffer(data, np.uint8) != 32
-    edge = np.empty(len(word), bool)
-    edge[0] = False  # data starts with a space
-    np.not_equal(word[1:], word[:-1], out=edge[1:])
-    edges = np.flatnonzero(edge)
-    starts, ends = edges[0::2], edges[1::2]  # data ends with spaces: every run ends
-    # A text that starts with a word byte right after one that ends with a word byte: the run is two words.
-    inner = text_starts[1:-1]
-    joins = inner[word[inner - 1] & word[inner]]
-    joins = joins[np.diff(joins, prepend=-1) > 0]  # sorted: drop the repeats that empty texts make
-    if len(joins):
-        runs = np.searchsorted(starts, joins) - 1
-        starts, ends = np.insert(starts, runs + 1, joins), np.insert(ends, runs, joins)
-    return starts, ends
-
-
-_KEY_MASKS = np.array([(1 << (8 * n)) - 1 for n in range(9)], np.uint64)
-
-
-def _word_hashes(data: bytes, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
-    """crc32 of each word of ``data`` (from starts[i] to ends[i]), computed once per distinct word.
-
-    A word of up to 8 bytes is told apart by its bytes read as one little-endian integer (word bytes are never
-    zero, so its length is in it too): integers hash and crc32 much faster than strings. Longer words are
-    compared as bytes.
-    """
-    if len(starts) == 0:
-        return np.zeros(0, np.uint32)
-    lengths = ends - starts
-    at = np.ndarray(len(data) - _PAD + 1, np.dtype("<u8"), buffer=data, strides=(1,))  # the 8 bytes from each byte
-    short = lengths <= 8
-    if short.all():
-        return _once(pa.array(at[starts] & _KEY_MASKS[lengths]), _key_crc32)
-    hashes = np.empty(len(starts), np.uint32)
-    shorts, longs = np.flatnonzero(short), np.flatnonzero(~short)
-    hashes[shorts] = _once(pa.array(at[starts[shorts]] & _KEY_MASKS[lengths[shorts]]), _key_crc32)
-    # Each long word as the bytes up to the next word's start (the word and the spaces after it), then those only.
-    bounds = pa.py_buffer(np.append(starts, len(data)).astype(np.int64))
-    spans = pa.Array.from_buffers(pa.large_binary(), len(starts), [None, bounds, pa.py_buffer(data)])
-    hashes[longs] = _once(spans.take(pa.array(longs)), _span_crc32)
-    return hashes
-
-
-def _once(values: pa.Array, hash_all) -> np.ndarray:
-    """``hash_all`` of the distinct values, for every value."""
-    encoded = pc.dictionary_encode(values)
-    return hash_all(encoded.dictionary)[encoded.indices.to_numpy(zero_copy_only=False)]
-
-
-def _span_crc32(spans: pa.Array) -> np.ndarray:
-    return np.fromiter((zlib.crc32(s.rstrip(b" ")) for s in spans.to_pylist()), dtype=np.uint32, count=len(spans))
+    raw = bytes(memoryview(data)[offsets[0] : offsets[-1]]) if data is not None else b""
+    return raw, offsets.astype(np.int64) - offsets[0]
 
 
 def _crc32_table() -> np.ndarray:
@@ -162,16 +104,32 @@ def _crc32_table() -> np.ndarray:
 
 
 _CRC32 = _crc32_table()
+_SPACE = np.uint8(32)
 
 
-def _key_crc32(keys: pa.Array) -> np.ndarray:
-    """zlib.crc32 of each key's bytes (little-endian, up to the first zero byte), byte by byte for all at once."""
-    keys = keys.to_numpy()
-    crc = np.full(len(keys), 0xFFFFFFFF, np.uint32)
-    for i in range(8):
-        byte = ((keys >> np.uint64(8 * i)) & np.uint64(0xFF)).astype(np.uint32)
-        np.copyto(crc, _CRC32[(crc ^ byte) & 0xFF] ^ (crc >> 8), where=byte != 0)
-    return crc ^ np.uint32(0xFFFFFFFF)
+@numba.njit(cache=True, nogil=True)
+def _word_crc32(data: np.ndarray, text_starts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """zlib.crc32 of each run of non-space bytes of ``data`` that lies within one text (text i from
+    text_starts[i] to text_starts[i + 1]), in order, and the offsets of each text's runs."""
+    texts = len(text_starts) - 1
+    hashes = np.empty(len(data) // 2 + 1, np.uint32)  # a word and the space after it: at most this many
+    offsets = np.empty(texts + 1, np.int64)
+    count = 0
+    for t in range(texts):
+        offsets[t] = count
+        i, end = text_starts[t], text_starts[t + 1]
+        while i < end:
+            if data[i] == _SPACE:
+                i += 1
+                continue
+            crc = np.uint32(0xFFFFFFFF)
+            while i < end and data[i] != _SPACE:
+                crc = _CRC32[(crc ^ data[i]) & np.uint32(0xFF)] ^ (crc >> np.uint32(8))
+                i += 1
+            hashes[count] = crc ^ np.uint32(0xFFFFFFFF)
+            count += 1
+    offsets[texts] = count
+    return hashes[:count].copy(), offsets
 
 
 def shingles(words: np.ndarray, ngram: int) -> np.ndarray:
@@ -240,7 +198,7 @@ def signatures(texts: pa.Array, ngram: int, perms: Permutations) -> tuple[np.nda
         words, offsets = token_hashes(texts[lo:hi])
         some = np.diff(offsets) > 0
         has_words[lo:hi] = some
-        out[lo:hi][some] = _minima(shingle_hashes(words, offsets, ngram), offsets[:-1][some], perms).T
+        out[lo:hi][some] = _minima(shingle_hashes(words, offsets, ngram), offsets[:-1][some], perms.a, perms.b)
     return out, has_words
 
 
@@ -258,31 +216,27 @@ def _batches(texts: pa.Array) -> list[tuple[int, int]]:
     return bounds
 
 
-def _minima(hashes: np.ndarray, starts: np.ndarray, perms: Permutations) -> np.ndarray:
-    """High 32 bits of min over each segment of ``hashes`` (segment i from starts[i]) of (a*h + b) mod 2^64:
-    num_perm x segments.
+@numba.njit(cache=True, nogil=True)
+def _minima(hashes: np.ndarray, starts: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """High 32 bits of min over each segment of ``hashes`` (segment i from starts[i] to starts[i + 1], the last to
+    the end) of (a*h + b) mod 2^64, for every permutation (a, b): segments x permutations.
 
-    The high 32 bits of a minimum are the minimum of the high 32 bits, so the shift waits for the minima. Windows
-    of shingles x a few permutations keep the temporaries in cache; each row is one permutation, so every NumPy
-    loop runs over a long contiguous row.
+    The high 32 bits of a minimum are the minimum of the high 32 bits, so the shift waits for the minima. The
+    inner loop runs over the permutations, whose minima stay in registers.
     """
-    minima = np.full((len(perms.a), len(starts)), np.iinfo(np.uint64).max, np.uint64)
-    buffer = np.empty(_PERM_CHUNK * _WINDOW, np.uint64)
-    for lo in range(0, len(hashes), _WINDOW):
-        hi = min(lo + _WINDOW, len(hashes))
-        # The segments in this window: the one it starts inside, and those starting before its end.
-        first = np.searchsorted(starts, lo, "right") - 1
-        last = np.searchsorted(starts, hi, "left")
-        local = np.maximum(starts[first:last] - lo, 0)
-        window = hashes[None, lo:hi]
-        for p in range(0, len(perms.a), _PERM_CHUNK):
-            a, b = perms.a[p : p + _PERM_CHUNK, None], perms.b[p : p + _PERM_CHUNK, None]
-            permuted = buffer[: len(a) * (hi - lo)].reshape(len(a), hi - lo)
-            np.multiply(a, window, out=permuted)
-            np.add(permuted, b, out=permuted)
-            block = minima[p : p + len(a), first:last]
-            np.minimum(block, np.minimum.reduceat(permuted, local, axis=1), out=block)
-    return (minima >> np.uint64(32)).astype(np.uint32)
+    segments, perms = len(starts), len(a)
+    out = np.empty((segments, perms), np.uint32)
+    least = np.empty(perms, np.uint64)
+    for s in range(segments):
+        least[:] = np.uint64(0xFFFFFFFFFFFFFFFF)
+        end = starts[s + 1] if s + 1 < segments else len(hashes)
+        for i in range(starts[s], end):
+            h = hashes[i]
+            for p in range(perms):
+                least[p] = min(least[p], a[p] * h + b[p])
+        for p in range(perms):
+            out[s, p] = np.uint32(least[p] >> np.uint64(32))
+    return out
 
 
 def band_keys(signature_matrix: np.ndarray, bands: int, rows: int) -> np.ndarray:

@@ -27,7 +27,7 @@ from broadsheet.core.files import previous_bytes
 from broadsheet.core.params import DedupParams
 from broadsheet.dedup import folder as layout
 
-LIBRARIES = ("numpy", "pyarrow")
+LIBRARIES = ("numba", "numpy", "pyarrow")
 """The distributions whose versions can change a band key (tests/test_stage_deps.py holds them to the imports)."""
 
 

@@ -28,11 +28,19 @@ def workers(compute: ComputeParams) -> int:
 
 @contextmanager
 def pool(
-    compute: ComputeParams, initializer: Callable | None = None, initargs: tuple = (), *, eager: bool = True
+    compute: ComputeParams,
+    initializer: Callable | None = None,
+    initargs: tuple = (),
+    *,
+    eager: bool = True,
+    threads: bool = False,
 ) -> Iterator[Callable]:
     """Workers of ``compute.engine``, started now (``eager``: they import while the caller works), else when
     ``ordered`` is first called (a run that may have nothing to send them does not wait for them to start);
     yields ``ordered(func, items)``.
+
+    ``threads``: ``func`` spends its time where Python lets other threads run (compiled loops that release the
+    GIL, Arrow), so the local engine runs it on threads of this process, which share its memory and imports.
 
     ``func`` and ``initializer`` must be importable module-level functions (local
     workers start by forkserver; Ray's are other processes, maybe other machines).
@@ -48,7 +56,8 @@ def pool(
 
         def ordered(func: Callable, items) -> Iterator:
             if not started:
-                started.append(stack.enter_context(engine.pool(workers(compute), initializer, initargs)))
+                workers_of = engine.pool(workers(compute), initializer, initargs, threads=threads)
+                started.append(stack.enter_context(workers_of))
             return started[0](func, items)
 
         if eager:

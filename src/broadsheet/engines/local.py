@@ -1,4 +1,5 @@
-"""The local engine: worker processes on this machine, started by forkserver, results in input order."""
+"""The local engine: worker processes on this machine, started by forkserver, or threads of this process; results
+in input order."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from functools import partial
@@ -18,15 +19,26 @@ from broadsheet.core.errors import BroadsheetError
 
 
 @contextmanager
-def pool(workers: int, initializer: Callable | None = None, initargs: tuple = ()) -> Iterator[Callable]:
-    """``workers`` processes, started now; yields ``ordered(func, items)``: ``map`` on them, in input order.
+def pool(
+    workers: int, initializer: Callable | None = None, initargs: tuple = (), *, threads: bool = False
+) -> Iterator[Callable]:
+    """``workers`` processes (or ``threads``), started now; yields ``ordered(func, items)``: ``map`` on them, in
+    input order.
 
     A bounded number of items is in flight. With one worker everything runs in this process.
     """
-    if workers <= 1:
+    if workers <= 1 or threads:
         if initializer is not None:
             initializer(*initargs)
+    if workers <= 1:
         yield map
+        return
+    if threads:
+        with ThreadPoolExecutor(workers, thread_name_prefix="broadsheet") as executor:
+            try:
+                yield partial(_ordered, executor, 4 * workers)
+            finally:
+                executor.shutdown(cancel_futures=True)
         return
     # Not multiprocessing.Pool: its worker-handling thread wakes whenever a result is readable and
     # spins while the result thread reads it, taking CPU from the workers.
@@ -81,7 +93,7 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def _ordered(executor: ProcessPoolExecutor, window: int, func: Callable, items: Iterable) -> Iterator:
+def _ordered(executor: Executor, window: int, func: Callable, items: Iterable) -> Iterator:
     in_flight: deque = deque()
     try:
         for item in items:

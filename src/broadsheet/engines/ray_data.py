@@ -133,8 +133,11 @@ def _session(workers: int):
 
 
 @contextmanager
-def pool(workers: int, initializer: Callable | None = None, initargs: tuple = ()) -> Iterator[Callable]:
-    """Ray joined or started; yields ``ordered(func, items)``: ``map`` as Ray Data read tasks, in input order."""
+def pool(
+    workers: int, initializer: Callable | None = None, initargs: tuple = (), *, threads: bool = False
+) -> Iterator[Callable]:
+    """Ray joined or started; yields ``ordered(func, items)``: ``map`` as Ray Data read tasks, in input order
+    (``threads`` changes nothing: Ray's workers are processes, maybe on other machines)."""
     with _session(workers) as ray:
         shared = ray.put(initargs)  # once into the object store, not once per task
         window = TASKS_PER_CPU * max(1, int(ray.cluster_resources().get("CPU", workers)))
