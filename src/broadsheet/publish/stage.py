@@ -175,7 +175,7 @@ def _write_shards(folder: Path, paths: list[Path], planned: plan.Plan, previous,
     with (
         _threads(engines.default_workers()) as checks,  # a previous shard's files checked while others are written
         Progress(STAGE, "shard", total=len(shards), enabled=progress) as bar,
-        engines.pool(params.compute, eager=False) as ordered,
+        engines.pool(params.compute, eager=False, threads=True) as ordered,
     ):
         takes = [
             None if encoded(s) else checks.submit(layout.take, previous.shards[s.key], s.rows, *files(s))
