@@ -73,6 +73,17 @@ def test_texts_that_meet_without_a_separator_stay_apart():
     assert np.diff(offsets).tolist() == [1, 0, 2, 1]
 
 
+@pytest.mark.parametrize(
+    "texts",
+    [["a"] * 1000, ["a b"] * 500 + ["c"] * 500, ["x y z"] * 300, [" a"] * 400, ["ab", "c", "d e"] * 200, ["a"]],
+)
+def test_as_many_words_as_the_bytes_allow(texts):
+    # One-letter texts back to back: every byte a word, more words than half the bytes.
+    hashes, offsets = minhash.token_hashes(pa.array(texts))
+    assert hashes.tolist() == [zlib.crc32(w) for text in texts for w in slow_minhash.words(text)]
+    assert np.diff(offsets).tolist() == [len(slow_minhash.words(text)) for text in texts]
+
+
 @pytest.mark.parametrize("ngram", [1, 2, 5])
 def test_signatures_equal_the_straightforward_minhash(ngram):
     perms = minhash.Permutations.make(32, seed=5)

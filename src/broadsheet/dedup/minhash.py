@@ -112,7 +112,9 @@ def _word_crc32(data: np.ndarray, text_starts: np.ndarray) -> tuple[np.ndarray, 
     """zlib.crc32 of each run of non-space bytes of ``data`` that lies within one text (text i from
     text_starts[i] to text_starts[i + 1]), in order, and the offsets of each text's runs."""
     texts = len(text_starts) - 1
-    hashes = np.empty(len(data) // 2 + 1, np.uint32)  # a word and the space after it: at most this many
+    # A text of n bytes holds at most (n + 1) // 2 words (a word, then a space before the next): the bound for
+    # all (Numba checks no index: an array too short would be written past its end).
+    hashes = np.empty((len(data) + texts) // 2 + 1, np.uint32)
     offsets = np.empty(texts + 1, np.int64)
     count = 0
     for t in range(texts):
