@@ -116,3 +116,10 @@ def test_shingle_sets_equal_the_straightforward_sets(ngram):
         assert got.dtype == np.uint32 and np.array_equal(got, expected), text
         words, offsets = minhash.token_hashes(pa.array([text]))
         assert np.array_equal(minhash.shingles(words[offsets[0] : offsets[1]], ngram), expected)
+
+
+def test_offsets_past_the_bytes_are_refused_before_the_compiled_loop(monkeypatch):
+    # Arrow validates the arrays it builds; the loop, which checks no index, must never see one that lies anyway.
+    monkeypatch.setattr(minhash, "_word_bytes", lambda texts: (b"ab cd", np.array([0, 3, 900])))
+    with pytest.raises(ValueError, match="offsets do not fit"):
+        minhash.token_hashes(pa.array(["ab ", "cd"]))

@@ -50,6 +50,8 @@ def token_hashes(texts: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     the runs of non-space bytes.
     """
     data, text_starts = _word_bytes(texts)
+    if len(text_starts) and (text_starts[-1] != len(data) or (np.diff(text_starts) < 0).any()):
+        raise ValueError("a string array whose offsets do not fit its data")  # the compiled loop checks no index
     return _word_crc32(np.frombuffer(data, np.uint8), text_starts)
 
 
