@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import random
 import re
+import subprocess
+import sys
 import zlib
+from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
@@ -123,3 +127,46 @@ def test_offsets_past_the_bytes_are_refused_before_the_compiled_loop(monkeypatch
     monkeypatch.setattr(minhash, "_word_bytes", lambda texts: (b"ab cd", np.array([0, 3, 900])))
     with pytest.raises(ValueError, match="offsets do not fit"):
         minhash.token_hashes(pa.array(["ab ", "cd"]))
+
+
+def test_a_function_numba_cannot_cache_is_compiled_all_the_same():
+    # A function with no source file stands for a read-only install: Numba finds no folder to cache it in.
+    scope: dict = {}
+    exec("def add(a, b):\n    return a + b\n", scope)
+    assert minhash._compiled(scope["add"])(2, 3) == 5
+
+
+FIRST_CALLS = """
+import sys, threading
+import numpy as np, pyarrow as pa
+from broadsheet.dedup import minhash
+texts = pa.array([f"word{i} and more words here, {i % 7} times" for i in range(2000)])
+perms = minhash.Permutations.make(32, seed=1)
+found = []
+threads = [threading.Thread(target=lambda: found.append(minhash.signatures(texts, 5, perms)[0])) for _ in range(4)]
+for thread in threads:
+    thread.start()
+for thread in threads:
+    thread.join()
+assert len(found) == 4 and all(np.array_equal(f, found[0]) for f in found)
+sys.stdout.write(str(int(found[0].sum(dtype=np.uint64))))
+"""
+
+
+def _first_calls(cache: Path) -> str:
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(cache)}
+    run = subprocess.run([sys.executable, "-c", FIRST_CALLS], env=env, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    return run.stdout
+
+
+@pytest.mark.slow
+def test_first_calls_on_many_threads_and_a_corrupt_cache_give_the_same_signatures(tmp_path):
+    # Four threads calling the loops first at once, with nothing cached: no deadlock, the same signatures.
+    cold = _first_calls(tmp_path / "cache")
+    cached = list((tmp_path / "cache").rglob("*.nb*"))
+    assert cached
+    assert _first_calls(tmp_path / "cache") == cold
+    for file in cached:  # a cache written over by something else: compiled again, not a traceback
+        file.write_bytes(b"\x80\x04garbage" if file.suffix == ".nbi" else b"")
+    assert _first_calls(tmp_path / "cache") == cold

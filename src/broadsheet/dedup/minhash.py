@@ -11,6 +11,7 @@ machine. The loops are compiled at their first call and cached beside this file.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 
 import numba
@@ -26,7 +27,7 @@ _SHINGLE_MULT = np.uint64(0x9E3779B97F4A7C15)
 class Permutations:
     """Hash functions h -> high 32 bits of (a*h + b) mod 2^64 ("multiply-add-shift", a odd).
 
-    2.5x faster in NumPy than the textbook (a*h + b) mod (2^61 - 1), which costs a
+    2.5x faster than the textbook (a*h + b) mod (2^61 - 1), which costs a
     64-bit division per shingle and permutation; estimates are as good in tests.
     """
 
@@ -49,6 +50,7 @@ def token_hashes(texts: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     their lower case and every other byte (those of UTF-8's multi-byte characters too) to a space, the words are
     the runs of non-space bytes.
     """
+    load()
     data, text_starts = _word_bytes(texts)
     if len(text_starts) and (text_starts[-1] != len(data) or (np.diff(text_starts) < 0).any()):
         raise ValueError("a string array whose offsets do not fit its data")  # the compiled loop checks no index
@@ -109,7 +111,45 @@ _CRC32 = _crc32_table()
 _SPACE = np.uint8(32)
 
 
-@numba.njit(cache=True, nogil=True)
+def _compiled(func):
+    """``func`` compiled by Numba (on its first call), releasing the GIL, and cached on disk where Numba can."""
+    try:
+        return numba.njit(cache=True, nogil=True)(func)
+    except RuntimeError:  # no folder to cache in (a read-only install and home): compiled by each process
+        return numba.njit(nogil=True)(func)
+
+
+_LOADING = threading.Lock()
+_loaded = False
+
+
+def load() -> None:
+    """Compile the loops or load them from Numba's cache, once per process, one thread at a time.
+
+    A stage calls it on its main thread before its worker threads start: two threads calling a loop for the first
+    time at once can deadlock (Numba's compiler lock against Python's import lock). A cache that cannot be read
+    or written (corrupt, a full disk) costs only the compilation.
+    """
+    global _loaded, _word_crc32, _minima
+    with _LOADING:
+        if _loaded:
+            return
+        try:
+            _first_calls()
+        except Exception:  # whatever the cache raised: compile afresh, without it
+            _word_crc32, _minima = (numba.njit(nogil=True)(f.py_func) for f in (_word_crc32, _minima))
+            _first_calls()
+        _loaded = True
+
+
+def _first_calls() -> None:
+    """Each loop once, on arguments of the types the stage gives it."""
+    _word_crc32(np.frombuffer(b"a b", np.uint8), np.array([0, 3], np.int64))
+    one = np.ones(1, np.uint64)
+    _minima(one, np.zeros(1, np.int64), one, one)
+
+
+@_compiled
 def _word_crc32(data: np.ndarray, text_starts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """zlib.crc32 of each run of non-space bytes of ``data`` that lies within one text (text i from
     text_starts[i] to text_starts[i + 1]), in order, and the offsets of each text's runs."""
@@ -220,7 +260,7 @@ def _batches(texts: pa.Array) -> list[tuple[int, int]]:
     return bounds
 
 
-@numba.njit(cache=True, nogil=True)
+@_compiled
 def _minima(hashes: np.ndarray, starts: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """High 32 bits of min over each segment of ``hashes`` (segment i from starts[i] to starts[i + 1], the last to
     the end) of (a*h + b) mod 2^64, for every permutation (a, b): segments x permutations.

@@ -271,7 +271,9 @@ def _find(paths: list[Path], params: Params, previous: reuse.Previous, folder: P
     the band keys and the similarities compared go into ``folder`` for the next run."""
     dedup = params.dedup
     # A first run starts the workers first, to import while the columns are read; a later one may need none.
-    # The tasks' time is in compiled loops and Arrow, which release the GIL: local workers are threads.
+    # The tasks' time is in compiled loops and Arrow, which release the GIL: local workers are threads; the loops
+    # are loaded before the threads start (minhash.load).
+    minhash.load()
     with engines.pool(params.compute, eager=not previous.key_files, threads=True) as ordered:
         shards, ids, doc_paths, hashes = _columns(paths)
         exact_rep = first_occurrence(hashes)
