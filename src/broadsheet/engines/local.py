@@ -30,21 +30,16 @@ def pool(
     if workers <= 1 or threads:
         if initializer is not None:
             initializer(*initargs)
-    if workers <= 1:
-        yield map
-        return
-    if threads:
-        with ThreadPoolExecutor(workers, thread_name_prefix="broadsheet") as executor:
-            try:
-                yield partial(_ordered, executor, 4 * workers)
-            finally:
-                executor.shutdown(cancel_futures=True)
-        return
-    # Not multiprocessing.Pool: its worker-handling thread wakes whenever a result is readable and
-    # spins while the result thread reads it, taking CPU from the workers.
-    context = multiprocessing.get_context("forkserver")
-    start = (os.getpid(), initializer, initargs)
-    executor = ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker, initargs=start)
+        if workers <= 1:
+            yield map
+            return
+        executor: Executor = ThreadPoolExecutor(workers, thread_name_prefix="broadsheet")
+    else:
+        # Not multiprocessing.Pool: its worker-handling thread wakes whenever a result is readable and
+        # spins while the result thread reads it, taking CPU from the workers.
+        context = multiprocessing.get_context("forkserver")
+        start = (os.getpid(), initializer, initargs)
+        executor = ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker, initargs=start)
     try:
         for _ in range(workers):  # start every worker now (they start on demand): they import while the caller works
             executor.submit(int)
