@@ -32,7 +32,6 @@ from broadsheet.core.display import counted
 from broadsheet.core.files import atomic_dir, check_apart, keep
 from broadsheet.core.params import DedupParams, Params
 from broadsheet.core.progress import Progress
-from broadsheet.core.shards import read_parquet
 from broadsheet.dedup import folder as layout
 from broadsheet.dedup import minhash, reuse
 from broadsheet.dedup.lsh import UnionFind, candidate_pairs, first_occurrence
@@ -67,7 +66,7 @@ def _band_key_task(task: tuple[str, np.ndarray, int, int, int, int, int]) -> tup
     The worker reads the texts from the shard itself: only the file's path and row numbers are sent to it.
     """
     path, rows, ngram, num_perm, seed, bands, band_rows = task
-    table = read_parquet(path, columns=["text", "text_sha256"])
+    table = normalized_folder.read(path, ["text", "text_sha256"])
     if len(rows) < table.num_rows:
         table = table.take(pa.array(rows))
     first = first_occurrence(table.column("text_sha256").combine_chunks())
@@ -83,7 +82,7 @@ def _band_key_task(task: tuple[str, np.ndarray, int, int, int, int, int]) -> tup
 def _shingle_task(task: tuple[str, np.ndarray, int]) -> list[np.ndarray]:
     """The shingle sets of some rows of one normalize shard, for the exact Jaccard check."""
     path, rows, ngram = task
-    texts = read_parquet(path, columns=["text"]).column(0)
+    texts = normalized_folder.read(path, ["text"]).column(0)
     if len(rows) < len(texts):
         texts = texts.take(pa.array(rows))
     return minhash.shingle_sets(texts.combine_chunks(), ngram)
@@ -310,7 +309,7 @@ def _find(paths: list[Path], params: Params, previous: reuse.Previous, folder: P
 def _columns(paths: list[Path]) -> tuple[list[_Shard], pa.Array, pa.Array, pa.Array]:
     """The shards, and the ids, source paths and text hashes of every row in order, as Arrow arrays (smaller than
     Python lists)."""
-    tables = [read_parquet(p, columns=["id", "text_sha256", "source.path"]).flatten() for p in paths]
+    tables = [normalized_folder.read(p, ["id", "text_sha256", "source.path"]).flatten() for p in paths]
     shards, offset = [], 0
     for path, table in zip(paths, tables):
         shards.append(_Shard(path, table.num_rows, offset, reuse.texts_digest(table.column("text_sha256"))))

@@ -15,6 +15,9 @@ Later stages read this folder only through ``shards``, ``table``, ``metrics`` an
 
 from __future__ import annotations
 
+import io
+import os
+import stat
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -104,14 +107,41 @@ def table(folder: str | Path, name: str) -> pa.Table:
     return found
 
 
-def records(path: str | Path) -> pa.RecordBatch:
-    """A shard's records, as one batch under the document schema. On one thread: the callers use every core."""
-    table = pq.ParquetFile(path).read(use_threads=False).combine_chunks()
+def read(path: str | Path, columns: list[str] | None = None) -> pa.Table:
+    """The ``columns`` (a nested field as ``struct.field``, kept nested; all by default) of one of ``shards``'
+    files, read now, on one thread (the callers use every core).
+
+    The file was checked when it was listed; what it is now is checked again, on the file opened: one changed
+    since (truncated, emptied, of another schema, swapped for a FIFO, which would block a plain open) is one
+    ``BroadsheetError``, not a traceback or a hang.
+    """
     doc = schema.document()
-    if not table.schema.equals(doc.arrow, check_metadata=False):
-        raise BroadsheetError(f"{path} does not hold records of {doc.name}.v{doc.version}")
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    except OSError as e:
+        raise _changed(path, e.strerror) from None
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise _changed(path, "not a regular file")
+    with io.FileIO(fd, closefd=True) as raw:
+        try:
+            with pq.ParquetFile(pa.PythonFile(raw, mode="r")) as file:
+                if not file.schema_arrow.equals(doc.arrow, check_metadata=False):
+                    raise _changed(path, f"not records of {doc.name}.v{doc.version}")
+                return file.read(columns=columns, use_threads=False)
+        except (OSError, ValueError, pa.ArrowException) as e:  # ArrowInvalid is a ValueError
+            raise _changed(path, str(e)[:200]) from None
+
+
+def _changed(path, why: str) -> BroadsheetError:
+    return BroadsheetError(f"{path} cannot be read ({why}): the normalize output changed meanwhile? run again")
+
+
+def records(path: str | Path) -> pa.RecordBatch:
+    """A shard's records (``read``), as one batch under the document schema."""
+    table = read(path).combine_chunks()
     columns = [c.chunk(0) if c.num_chunks else pa.array([], c.type) for c in table.columns]
-    return pa.RecordBatch.from_arrays(columns, schema=doc.arrow)
+    return pa.RecordBatch.from_arrays(columns, schema=schema.document().arrow)
 
 
 def columns(paths: list[Path], names: list[str], threads: int = 1) -> pa.Table:
@@ -120,11 +150,11 @@ def columns(paths: list[Path], names: list[str], threads: int = 1) -> pa.Table:
     read by ``threads`` threads (Arrow reads without the GIL)."""
     empty = schema.document().arrow.empty_table().flatten().select(names)
 
-    def read(path: Path) -> pa.Table:
-        return read_parquet(path, columns=names).flatten().select(names).cast(empty.schema)
+    def light(path: Path) -> pa.Table:
+        return read(path, names).flatten().select(names).cast(empty.schema)
 
     with ThreadPoolExecutor(threads) as pool:
-        tables = [empty, *pool.map(read, paths)]
+        tables = [empty, *pool.map(light, paths)]
     found = pa.concat_tables(tables)
     lengths = [t.num_rows for t in tables[1:]]
     shard = np.repeat(np.arange(len(lengths), dtype=np.int32), lengths)

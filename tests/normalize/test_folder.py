@@ -1,0 +1,82 @@
+"""Reading a normalize output's shards after they were listed: whatever a shard has become since (truncated,
+emptied, of another schema, gone, a FIFO), a reader gets one BroadsheetError, at once."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from broadsheet import normalize
+from broadsheet.core.errors import BroadsheetError
+from broadsheet.core.params import NormalizeParams
+from broadsheet.normalize import folder
+from helpers import make_corpus, settings
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+CHANGES = {
+    "truncated": lambda p: p.write_bytes(p.read_bytes()[:-100]),
+    "emptied": lambda p: p.write_bytes(b""),
+    "another schema": lambda p: pq.write_table(pa.table({"id": ["x"]}), p),
+    "garbage": lambda p: p.write_bytes(b"PAR1" + os.urandom(5000) + b"PAR1"),
+    "gone": lambda p: p.unlink(),
+    "a FIFO": lambda p: (p.unlink(), os.mkfifo(p)),
+    "a folder": lambda p: (p.unlink(), p.mkdir()),
+}
+
+
+@pytest.fixture
+def normalized(tmp_path):
+    make_corpus(tmp_path / "raw", 90)
+    params = settings(NormalizeParams(shard_rows=30), workers=1)
+    normalize.run([tmp_path / "raw"], tmp_path / "n", params, progress=False)
+    return tmp_path / "n"
+
+
+@pytest.mark.parametrize("change", CHANGES.values(), ids=CHANGES.keys())
+def test_a_shard_changed_after_it_was_listed_is_one_error(normalized, change):
+    path = folder.shards(normalized)[0]
+    assert folder.read(path, ["id"]).num_rows == pq.ParquetFile(path).metadata.num_rows
+    change(path)
+    with pytest.raises(BroadsheetError, match="cannot be read .*: the normalize output changed meanwhile"):
+        folder.read(path, ["id"])
+    with pytest.raises(BroadsheetError, match="cannot be read"):
+        folder.records(path)
+
+
+@pytest.mark.parametrize("stage", ["dedup", "publish"])
+@pytest.mark.parametrize("change", ["truncated", "another schema", "a FIFO"])
+def test_a_stage_whose_input_changes_after_the_listing_ends_with_one_error(tmp_path, normalized, stage, change):
+    """In a process of its own, so that a hang is a timeout and not a stuck test run."""
+    script = textwrap.dedent(
+        f"""
+        import sys
+        from pathlib import Path
+        sys.path[:0] = [{HERE!r}, {os.path.dirname(HERE)!r}]
+        from test_folder import CHANGES
+        from broadsheet import dedup, publish
+        from broadsheet.core.errors import BroadsheetError
+        from broadsheet.normalize import folder
+        listed = folder.shards
+
+        def then_changed(where):
+            paths = listed(where)
+            CHANGES[{change!r}](paths[0])
+            return paths
+
+        folder.shards = then_changed
+        try:
+            {stage}.run({str(normalized)!r}, {str(tmp_path / "out")!r}, progress=False)
+        except BroadsheetError as e:
+            print("error:", e)
+        """
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "cannot be read" in done.stdout or "changed while publish ran" in done.stdout
+    assert not (tmp_path / "out").exists()
