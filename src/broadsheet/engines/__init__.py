@@ -65,6 +65,11 @@ def pool(
         yield ordered
 
 
+def in_process(compute: ComputeParams) -> bool:
+    """Whether ``pool(compute, threads=True)`` runs its tasks on threads of this process (they may share objects)."""
+    return compute.engine != "ray"
+
+
 def ordered_map(func: Callable, items, compute: ComputeParams) -> Iterator:
     """``map(func, items)`` on a ``pool`` of its own."""
     with pool(compute) as ordered:

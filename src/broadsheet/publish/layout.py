@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -34,8 +35,7 @@ from broadsheet.core.errors import BroadsheetError
 from broadsheet.core.files import MARKER, Owner, keep, previous_bytes, write_hashed, write_json
 from broadsheet.core.params import SPLITS
 from broadsheet.core.shards import PARQUET_OPTIONS, read_parquet, spans
-from broadsheet.normalize import folder as normalized_folder
-from broadsheet.publish import manifest, plan, reuse
+from broadsheet.publish import manifest, plan, reuse, sources
 
 DATASET_DICT = "dataset_dict.json"
 STATE = "state.json"
@@ -123,13 +123,15 @@ class Encode:
     """The positions, in this shard, of the rows to hash."""
     arrow_schema: pa.Schema
     files: tuple[Path, Path]
+    source: Callable[[str, pa.Array], pa.RecordBatch] = sources.rows
+    """Reads (normalized shard, positions): ``sources.Shared.rows`` for tasks on threads of the planning process."""
 
     def __call__(self) -> tuple[tuple[str, str], list[str]]:
         """The sha256 of the two files, and the content hashes of the ``unhashed`` rows."""
         pieces = []
         for path, rows in self.segments:
             try:
-                piece = normalized_folder.records(path).take(rows)
+                piece = self.source(path, rows)
                 piece.validate(full=True)  # UTF-8 and offsets: the hashes below read the bytes as they are
             except (OSError, pa.ArrowException, BroadsheetError):
                 raise _changed(path) from None
@@ -148,7 +150,11 @@ class Encode:
         # Content-defined pages: a new version shares most of its bytes with the last (the Hub stores chunks once).
         pq.write_table(table, export, **PARQUET_OPTIONS, **HUB_PARQUET)
         sha256 = (write_hashed(self.files[0], sink.getvalue()), write_hashed(self.files[1], export.getvalue()))
-        return sha256, manifest.content_hashes(table.take(self.unhashed)) if len(self.unhashed) else []
+        if not len(self.unhashed):
+            return sha256, []
+        return sha256, manifest.content_hashes(
+            table if len(self.unhashed) == table.num_rows else table.take(self.unhashed)
+        )
 
 
 def _changed(where) -> BroadsheetError:

@@ -32,7 +32,7 @@ from broadsheet.core.progress import Progress
 from broadsheet.core.shards import PARQUET_OPTIONS
 from broadsheet.dedup import folder as dedup_folder
 from broadsheet.normalize import folder as normalized_folder
-from broadsheet.publish import card, changelog, croissant, layout, manifest, outcomes, plan, reuse
+from broadsheet.publish import card, changelog, croissant, layout, manifest, outcomes, plan, reuse, sources
 from broadsheet.publish.stats import Stats, write_plots
 
 STAGE = "publish"
@@ -168,10 +168,17 @@ def _write_shards(folder: Path, paths: list[Path], planned: plan.Plan, previous,
                 continue
             unhashed = np.flatnonzero(~hashed[_kept(shard)])
             waiting.append((entry, _kept(shard)[unhashed]))
-            planned = plan.digest(shard.rows)
-            yield layout.Encode(shard.segments(paths), planned, pa.array(unhashed), arrow_schema, files(shard))
+            planned, segments = plan.digest(shard.rows), shard.segments(paths)
+            if shared is not None and taken is not None:  # a previous shard that failed its check: not counted
+                shared.use(path for path, _ in segments)
+            read = sources.rows if shared is None else shared.rows
+            yield layout.Encode(segments, planned, pa.array(unhashed), arrow_schema, files(shard), read)
 
     rows = sum(shard.rows.num_rows for shard in shards if encoded(shard))
+    run = map if rows < INLINE_ROWS else None  # for a few rows, starting the workers would take longer
+    shared = sources.Shared() if run is map or engines.in_process(params.compute) else None
+    if shared is not None:
+        shared.use(path for shard in shards if encoded(shard) for path, _ in shard.segments(paths))
     with (
         _threads(engines.default_workers()) as checks,  # a previous shard's files checked while others are written
         Progress(STAGE, "shard", total=len(shards), enabled=progress) as bar,
@@ -181,8 +188,7 @@ def _write_shards(folder: Path, paths: list[Path], planned: plan.Plan, previous,
             None if encoded(s) else checks.submit(layout.take, previous.shards[s.key], s.rows, *files(s))
             for s in shards
         ]
-        run = map if rows < INLINE_ROWS else ordered  # for a few rows, starting the workers would take longer
-        for sha256, hashes in run(layout.run, tasks()):
+        for sha256, hashes in (run or ordered)(layout.run, tasks()):
             entry, positions = waiting.popleft()
             entry.update(arrow_sha256=sha256[0], parquet_sha256=sha256[1])
             computed.append((positions, hashes))
