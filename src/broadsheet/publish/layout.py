@@ -126,7 +126,7 @@ class Encode:
     source: Callable[[str, pa.Array], pa.RecordBatch] = sources.rows
     """Reads (normalized shard, positions): ``sources.Shared.rows`` for tasks on threads of the planning process."""
 
-    def __call__(self) -> tuple[tuple[str, str], list[str]]:
+    def __call__(self) -> tuple[tuple[str, str], pa.StringArray]:
         """The sha256 of the two files, and the content hashes of the ``unhashed`` rows."""
         pieces = []
         for path, rows in self.segments:
@@ -150,8 +150,6 @@ class Encode:
         # Content-defined pages: a new version shares most of its bytes with the last (the Hub stores chunks once).
         pq.write_table(table, export, **PARQUET_OPTIONS, **HUB_PARQUET)
         sha256 = (write_hashed(self.files[0], sink.getvalue()), write_hashed(self.files[1], export.getvalue()))
-        if not len(self.unhashed):
-            return sha256, []
         return sha256, manifest.content_hashes(
             table if len(self.unhashed) == table.num_rows else table.take(self.unhashed)
         )

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import binascii
 import hashlib
 import json
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from broadsheet.core import schema
 from broadsheet.core.params import SPLITS
 
+DIGEST_BYTES = hashlib.sha256().digest_size
 SHARD_FACTOR = 20
 """Manifest rows are small: its content-defined shards target this many times the data's shard size."""
 CONTENT_FIELDS = ("title", "dateline", "text", "related")
@@ -42,9 +45,10 @@ def _json(value: bytes | None) -> bytes:
     return b'"' + value.replace(b"\\", b"\\\\").replace(b'"', b'\\"').replace(b"\n", b"\\n") + b'"'
 
 
-def content_hashes(records: pa.RecordBatch | pa.Table) -> list[str]:
+def content_hashes(records: pa.RecordBatch | pa.Table) -> pa.StringArray:
     """``content_sha256`` of every row, byte for byte, written from the UTF-8 bytes Arrow holds: no Python string
-    is made, and a text is scanned a few times in C rather than escaped character by character."""
+    is made, and a text is scanned a few times in C rather than escaped character by character. The hashes are
+    one array, not a Python string each (a million of those are over 100 MB)."""
 
     def column(name: str) -> list:
         return records.column(name).cast(pa.binary()).to_pylist()
@@ -54,7 +58,7 @@ def content_hashes(records: pa.RecordBatch | pa.Table) -> list[str]:
     related = records.column("related")
     items = pc.list_flatten(related).cast(pa.binary()).to_pylist()
     lengths = pc.list_value_length(related).to_pylist()
-    hashes, start = [], 0
+    digests, start = [], 0
     for i, count in enumerate(lengths):
         parts = [b"[", _json(title[i]), b",", _json(dateline[i]), b",", _json(text[i]), b",["]
         parts += [b",".join(_json(item) for item in items[start : start + count]), b"]"]
@@ -62,8 +66,15 @@ def content_hashes(records: pa.RecordBatch | pa.Table) -> list[str]:
         if present := [key + _json(values[i]) for key, values in added if values[i] is not None]:
             parts += [b",{", b",".join(present), b"}"]
         parts.append(b"]")
-        hashes.append(hashlib.sha256(b"".join(parts)).hexdigest())
-    return hashes
+        digests.append(hashlib.sha256(b"".join(parts)).digest())
+    return hex_strings(b"".join(digests))
+
+
+def hex_strings(digests: bytes) -> pa.StringArray:
+    """sha256 digests, back to back, as an array of their lowercase hex (what ``hexdigest`` gives)."""
+    count = len(digests) // DIGEST_BYTES
+    offsets = np.arange(0, 2 * DIGEST_BYTES * (count + 1), 2 * DIGEST_BYTES, dtype=np.int32)
+    return pa.StringArray.from_buffers(count, pa.py_buffer(offsets), pa.py_buffer(binascii.hexlify(digests)))
 
 
 def rows(records: pa.Table, content: pa.Array) -> pa.Table:

@@ -38,16 +38,23 @@ class Shard:
     split: str
     position: int
     """Its place in the split."""
-    rows: pa.Table
-    """Its records' light columns, with ``shard`` and ``row`` (where each is in the normalize output) and
-    ``kept`` (its place among the records kept)."""
+    records: pa.Table
+    """The plan's ``kept`` (shared by every shard: a shard holds no copy of its rows)."""
+    kept: np.ndarray
+    """The places of its records in ``records``, in order."""
     key: str
+
+    @property
+    def rows(self) -> pa.Table:
+        """Its records' light columns, with ``shard`` and ``row`` (where each is in the normalize output) and
+        ``kept`` (its place among the records kept): made on each call."""
+        return self.records.take(self.kept)
 
     def segments(self, paths: list[Path]) -> list[tuple[str, pa.Array]]:
         """Its rows as (normalized shard, positions in it), in order."""
-        shards = self.rows.column("shard").to_numpy()
+        shards = self.records.column("shard").to_numpy()[self.kept]
         starts = [0, *(np.flatnonzero(shards[1:] != shards[:-1]) + 1), len(shards)]
-        rows = self.rows.column("row").combine_chunks()
+        rows = self.records.column("row").take(self.kept).combine_chunks()
         return [(str(paths[shards[a]]), compact(rows.slice(a, b - a))) for a, b in zip(starts, starts[1:]) if b > a]
 
 
@@ -62,7 +69,7 @@ class Plan:
 
     def in_order(self) -> list[Shard]:
         """Every shard, in the order of its last record: the order their rows are met in the normalize output."""
-        last = lambda shard: shard.rows.column("kept")[-1].as_py() if shard.rows.num_rows else -1  # noqa: E731
+        last = lambda shard: shard.kept[-1] if len(shard.kept) else -1  # noqa: E731
         return list(heapq.merge(*self.shards.values(), key=last))
 
 
@@ -79,8 +86,10 @@ def make(
     kept = kept.append_column("split", assigned)
     shards = {}
     for split in SPLITS:
-        records = kept.filter(pc.equal(assigned, split))
-        cuts = spans(records.column("id").to_pylist(), shard_rows) or [range(0)]
-        parts = [records.slice(cut.start, len(cut)) for cut in cuts]
-        shards[split] = [Shard(split, i, part, reuse.shard_key(fingerprint, part)) for i, part in enumerate(parts)]
+        where = np.flatnonzero(pc.equal(assigned, split).to_numpy(zero_copy_only=False))
+        cuts = spans(kept.column("id").take(where).to_pylist(), shard_rows) or [range(0)]
+        shards[split] = []
+        for i, cut in enumerate(cuts):
+            rows = where[cut.start : cut.stop]
+            shards[split].append(Shard(split, i, kept, rows, reuse.shard_key(fingerprint, kept.take(rows))))
     return Plan(kept, left_out, shards)

@@ -134,7 +134,7 @@ def _write_splits(folder: Path, paths: list[Path], dropped: dict, previous, para
     manifest_sha256 = layout.write_manifest(folder, rows, publish.shard_rows)
     split_dict, exported = SplitDict(), {}
     for split, shards in planned.shards.items():
-        split_dict.add(layout.write_split(folder, split, index[split], [shard.rows.num_rows for shard in shards]))
+        split_dict.add(layout.write_split(folder, split, index[split], [len(shard.kept) for shard in shards]))
         exported[split] = [entry["parquet_sha256"] for entry in index[split]]
     layout.write_index(folder, fingerprint, index, manifest_sha256)
     stats = Stats()
@@ -154,7 +154,7 @@ def _write_shards(folder: Path, paths: list[Path], planned: plan.Plan, previous,
 
     def encoded(shard: plan.Shard) -> bool:
         """Whether the previous output cannot give the shard: its key is not there, or a row's hash is unknown."""
-        return shard.key not in previous.shards or not hashed[_kept(shard)].all()
+        return shard.key not in previous.shards or not hashed[shard.kept].all()
 
     def files(shard: plan.Shard) -> tuple[Path, Path]:
         return layout.shard_files(folder, shard.split, shard.position, len(planned.shards[shard.split]))
@@ -166,15 +166,15 @@ def _write_shards(folder: Path, paths: list[Path], planned: plan.Plan, previous,
                 entry.update(zip(("arrow_sha256", "parquet_sha256"), previous.shards[shard.key].sha256))
                 bar.update(1)
                 continue
-            unhashed = np.flatnonzero(~hashed[_kept(shard)])
-            waiting.append((entry, _kept(shard)[unhashed]))
+            unhashed = np.flatnonzero(~hashed[shard.kept])
+            waiting.append((entry, shard.kept[unhashed]))
             planned, segments = plan.digest(shard.rows), shard.segments(paths)
             if shared is not None and taken is not None:  # a previous shard that failed its check: not counted
                 shared.use(path for path, _ in segments)
             read = sources.rows if shared is None else shared.rows
             yield layout.Encode(segments, planned, pa.array(unhashed), arrow_schema, files(shard), read)
 
-    rows = sum(shard.rows.num_rows for shard in shards if encoded(shard))
+    rows = sum(len(shard.kept) for shard in shards if encoded(shard))
     run = map if rows < INLINE_ROWS else None  # for a few rows, starting the workers would take longer
     shared = sources.Shared() if run is map or engines.in_process(params.compute) else None
     if shared is not None:
@@ -206,18 +206,13 @@ def _threads(count: int) -> Iterator[ThreadPoolExecutor]:
         pool.shutdown(cancel_futures=True)
 
 
-def _kept(shard: plan.Shard) -> np.ndarray:
-    """The places of a shard's records among the records kept."""
-    return shard.rows.column("kept").to_numpy()
-
-
-def _fill(known: pa.Array, computed: list[tuple[np.ndarray, list[str]]]) -> pa.Array:
+def _fill(known: pa.Array, computed: list[tuple[np.ndarray, pa.Array]]) -> pa.Array:
     """``known``, its nulls filled from ``computed``: (positions, their hashes)."""
     where = np.arange(len(known))
     found = [hashes for _, hashes in computed]
     if computed:
         where[np.concatenate([positions for positions, _ in computed])] = len(known) + np.arange(sum(map(len, found)))
-    return pa.concat_arrays([known, pa.array([h for hashes in found for h in hashes], pa.string())]).take(where)
+    return pa.concat_arrays([known, *found]).take(where)
 
 
 def _dataset_info(split_dict, params: PublishParams, doc: schema.Schema):
