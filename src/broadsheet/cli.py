@@ -15,6 +15,7 @@ from pathlib import Path
 import click
 
 from broadsheet import __version__
+from broadsheet.core import interrupts
 from broadsheet.core.display import counted, printable
 from broadsheet.core.errors import BroadsheetError, failing_as, reason
 from broadsheet.core.files import check_apart, dumps_json, guard_written_folder, write_json
@@ -27,13 +28,31 @@ from broadsheet.core.project import DATASET, PARAMS
 
 
 def main(argv: list[str] | None = None) -> None:
+    interrupts.watch()
+    try:
+        _main(argv)
+    except SystemExit as e:
+        if e.code == 130 or not interrupts.received():
+            raise
+    except BaseException:
+        if not interrupts.received():
+            raise
+    if interrupts.received():  # whatever a library made of the KeyboardInterrupt: an error, or nothing
+        _aborted()
+
+
+def _aborted() -> None:
+    click.echo("broadsheet: aborted", err=True)
+    sys.exit(130)
+
+
+def _main(argv: list[str] | None) -> None:
     try:
         cli.main(args=argv, prog_name="broadsheet", standalone_mode=False)
     except click.exceptions.Exit as e:
         sys.exit(e.exit_code)
     except click.Abort:
-        click.echo("broadsheet: aborted", err=True)
-        sys.exit(130)
+        _aborted()
     except click.exceptions.NoArgsIsHelpError as e:  # `broadsheet` alone: the help, as click shows it
         click.echo(e.ctx.get_help())
         sys.exit(0)

@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from broadsheet.core import interrupts
 from broadsheet.core.errors import BroadsheetError, failing_as, reason
 
 MARKER = ".broadsheet"
@@ -72,6 +73,7 @@ def atomic_dir(final: str | Path, owner: Owner, force: bool = False) -> Iterator
             partial.chmod(0o777 & ~_umask())  # mkdtemp makes it private; an output folder is as any other
         try:
             yield partial
+            interrupts.check()  # a Ctrl-C swallowed on the way is no finished output
             write_json(partial / MARKER, owner.marker())
             old = None
             if final.exists():

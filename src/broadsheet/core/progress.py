@@ -5,6 +5,8 @@ from __future__ import annotations
 import sys
 import time
 
+from broadsheet.core import interrupts
+
 INTERVAL = 5.0
 """Seconds between two progress lines when stderr is not a terminal."""
 
@@ -36,6 +38,7 @@ class Progress:
             self._bar.refresh()
 
     def update(self, n: int = 1) -> None:
+        interrupts.check()  # every stage passes here often
         self.done += n
         if self._bar is not None:
             self._bar.update(n)
