@@ -28,12 +28,14 @@ class UnionFind:
             self.parent[max(ra, rb)] = min(ra, rb)  # the root is always the member first in source order
 
 
-def candidate_pairs(keys: np.ndarray) -> set[tuple[int, int]]:
-    """Pairs of rows (i < j) that share an LSH bucket in some band."""
+def candidate_pairs(keys: np.ndarray, rows: np.ndarray | None = None) -> set[tuple[int, int]]:
+    """Pairs of rows (i < j) that share an LSH bucket in some band; of ``keys[rows]`` if ``rows`` are given (and
+    numbered as there), read a band at a time rather than copied whole."""
     pairs: set[tuple[int, int]] = set()
     for band in range(keys.shape[1]):
-        order = np.argsort(keys[:, band], kind="stable")
-        sorted_keys = keys[order, band]
+        column = keys[:, band] if rows is None else keys[rows, band]
+        order = np.argsort(column, kind="stable")
+        sorted_keys = column[order]
         starts = np.flatnonzero(np.concatenate([[True], sorted_keys[1:] != sorted_keys[:-1]]))
         ends = np.concatenate([starts[1:], [len(order)]])
         shared = ends - starts >= 2  # most buckets hold one row: skip them without a Python loop

@@ -279,7 +279,7 @@ def _find(paths: list[Path], params: Params, previous: reuse.Previous, folder: P
         with Progress(STAGE, "doc", total=len(ids), enabled=progress) as bar:
             keys, has_words, key_index = _band_keys(ordered, shards, hashes, previous, folder, dedup, bar)
         rows = np.flatnonzero((exact_rep == np.arange(len(ids))) & has_words)  # texts without words are never near
-        pairs = sorted((int(rows[a]), int(rows[b])) for a, b in candidate_pairs(keys[rows]))
+        pairs = sorted((int(rows[a]), int(rows[b])) for a, b in candidate_pairs(keys, rows))
         del keys
         similar = _similarities(ordered, shards, hashes, pairs, previous.similarities, dedup.ngram)
         verified = [pair for pair in pairs if similar[pair] >= dedup.threshold]
