@@ -50,3 +50,21 @@ def test_kill_9_of_normalize_leaves_no_process_behind(tmp_path, cli_env):
     for pid in left:
         os.kill(pid, signal.SIGKILL)
     assert left == [], "processes outlived a killed normalize"
+
+
+_ORPHAN = """
+import sys
+from broadsheet.engines import local
+__import__(local.FORKSERVER_PRELOAD)
+import multiprocessing.synchronize as synchronize
+if sys.argv[1] == "pool gone":  # what a worker forked as its pool is torn down meets
+    synchronize.Lock.__new__(synchronize.Lock).__setstate__((0, 1, 1, "/broadsheet-test-no-such-semaphore"))
+raise FileNotFoundError("another error")
+"""
+
+
+@pytest.mark.parametrize("case", ["pool gone", "another error"])
+def test_a_worker_forked_as_its_pool_ends_is_quiet_and_others_are_not(case):
+    done = subprocess.run([sys.executable, "-c", _ORPHAN, case], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1
+    assert ("Traceback" in done.stderr) == (case == "another error")

@@ -17,6 +17,9 @@ from functools import partial
 
 from broadsheet.core.errors import BroadsheetError
 
+FORKSERVER_PRELOAD = "broadsheet.engines._forkserver"
+"""What the forkserver imports before it forks a worker (by name: this process does not import it)."""
+
 
 @contextmanager
 def pool(
@@ -38,6 +41,7 @@ def pool(
         # Not multiprocessing.Pool: its worker-handling thread wakes whenever a result is readable and
         # spins while the result thread reads it, taking CPU from the workers.
         context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload([FORKSERVER_PRELOAD])  # read when the forkserver starts (once a process)
         start = (os.getpid(), initializer, initargs)
         executor = ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker, initargs=start)
     try:
