@@ -26,6 +26,7 @@ def swallowing(*args, **kwargs):
     return signatures(*args, **kwargs)
 
 minhash.signatures = swallowing
+signal.signal(signal.SIGINT, signal.default_int_handler)  # as at a terminal (a background job ignores SIGINT)
 cli.main(sys.argv[1:])
 """
 
