@@ -52,7 +52,7 @@ class Shard:
 
     def segments(self, paths: list[Path]) -> list[tuple[str, pa.Array]]:
         """Its rows as (normalized shard, positions in it), in order."""
-        shards = self.records.column("shard").to_numpy()[self.kept]
+        shards = self.records.column("shard").take(self.kept).to_numpy()
         starts = [0, *(np.flatnonzero(shards[1:] != shards[:-1]) + 1), len(shards)]
         rows = self.records.column("row").take(self.kept).combine_chunks()
         return [(str(paths[shards[a]]), compact(rows.slice(a, b - a))) for a, b in zip(starts, starts[1:]) if b > a]

@@ -168,17 +168,18 @@ def _write_shards(folder: Path, paths: list[Path], planned: plan.Plan, previous,
                 continue
             unhashed = np.flatnonzero(~hashed[shard.kept])
             waiting.append((entry, shard.kept[unhashed]))
-            planned, segments = plan.digest(shard.rows), shard.segments(paths)
-            if shared is not None and taken is not None:  # a previous shard that failed its check: not counted
-                shared.use(path for path, _ in segments)
+            if (segments := planned_segments.pop(id(shard), None)) is None:  # a previous shard that failed its check
+                segments = shard.segments(paths)
+                if shared is not None:
+                    shared.use(path for path, _ in segments)
             read = sources.rows if shared is None else shared.rows
-            yield layout.Encode(segments, planned, pa.array(unhashed), arrow_schema, files(shard), read)
+            yield layout.Encode(segments, plan.digest(shard.rows), pa.array(unhashed), arrow_schema, files(shard), read)
 
-    rows = sum(len(shard.kept) for shard in shards if encoded(shard))
-    run = map if rows < INLINE_ROWS else None  # for a few rows, starting the workers would take longer
-    shared = sources.Shared() if run is map or engines.in_process(params.compute) else None
+    planned_segments = {id(shard): shard.segments(paths) for shard in shards if encoded(shard)}
+    inline = sum(len(shard.kept) for shard in shards if encoded(shard)) < INLINE_ROWS  # workers would take longer
+    shared = sources.Shared() if inline or engines.in_process(params.compute) else None
     if shared is not None:
-        shared.use(path for shard in shards if encoded(shard) for path, _ in shard.segments(paths))
+        shared.use(path for segments in planned_segments.values() for path, _ in segments)
     with (
         _threads(engines.default_workers()) as checks,  # a previous shard's files checked while others are written
         Progress(STAGE, "shard", total=len(shards), enabled=progress) as bar,
@@ -188,7 +189,7 @@ def _write_shards(folder: Path, paths: list[Path], planned: plan.Plan, previous,
             None if encoded(s) else checks.submit(layout.take, previous.shards[s.key], s.rows, *files(s))
             for s in shards
         ]
-        for sha256, hashes in (run or ordered)(layout.run, tasks()):
+        for sha256, hashes in (map if inline else ordered)(layout.run, tasks()):
             entry, positions = waiting.popleft()
             entry.update(arrow_sha256=sha256[0], parquet_sha256=sha256[1])
             computed.append((positions, hashes))
