@@ -46,6 +46,18 @@ def make_corpus(root: Path, count: int, start: int = 0) -> list[Path]:
     return [write(root, f"{n:06d}_{key(n)}.txt", article(n)) for n in range(start, start + count)]
 
 
+def normalized_corpus(root: Path, count: int, shard_rows: int = 30) -> Path:
+    """``count`` articles (``make_corpus``) under ``root/raw``, normalised in this process into ``root/n`` in
+    shards of about ``shard_rows``; that folder."""
+    from broadsheet import normalize
+
+    make_corpus(root / "raw", count)
+    normalize.run(
+        [root / "raw"], root / "n", settings(NormalizeParams(shard_rows=shard_rows), workers=1), progress=False
+    )
+    return root / "n"
+
+
 def tree_bytes(folder: Path) -> dict[str, str]:
     """Relative path -> sha256 of every file under ``folder``."""
     return {

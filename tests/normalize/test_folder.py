@@ -12,11 +12,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from broadsheet import normalize
 from broadsheet.core.errors import BroadsheetError
-from broadsheet.core.params import NormalizeParams
 from broadsheet.normalize import folder
-from helpers import make_corpus, settings
+from helpers import normalized_corpus
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 CHANGES = {
@@ -32,10 +30,7 @@ CHANGES = {
 
 @pytest.fixture
 def normalized(tmp_path):
-    make_corpus(tmp_path / "raw", 90)
-    params = settings(NormalizeParams(shard_rows=30), workers=1)
-    normalize.run([tmp_path / "raw"], tmp_path / "n", params, progress=False)
-    return tmp_path / "n"
+    return normalized_corpus(tmp_path, 90)
 
 
 @pytest.mark.parametrize("change", CHANGES.values(), ids=CHANGES.keys())

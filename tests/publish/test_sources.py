@@ -10,19 +10,14 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from broadsheet import normalize
 from broadsheet.core.errors import BroadsheetError
-from broadsheet.core.params import NormalizeParams
 from broadsheet.publish import sources
-from helpers import make_corpus, settings
+from helpers import normalized_corpus
 
 
 @pytest.fixture
 def shards(tmp_path):
-    make_corpus(tmp_path / "raw", 120)
-    params = settings(NormalizeParams(shard_rows=30), workers=1)
-    normalize.run([tmp_path / "raw"], tmp_path / "n", params, progress=False)
-    found = [str(p) for p in sorted((tmp_path / "n" / "data").glob("*.parquet"))]
+    found = [str(p) for p in sorted((normalized_corpus(tmp_path, 120) / "data").glob("*.parquet"))]
     assert len(found) >= 3
     return found
 

@@ -19,7 +19,7 @@ from broadsheet.core.errors import BroadsheetError
 from broadsheet.core.params import NormalizeParams, PublishParams
 from broadsheet.publish import layout, manifest, plan, sources
 from broadsheet.publish import stage as publish_stage
-from helpers import article, key, make_corpus, settings, tree_bytes, write
+from helpers import article, key, make_corpus, normalized_corpus, settings, tree_bytes, write
 
 CONTENT = manifest.CONTENT_FIELDS + manifest.ADDED_FIELDS
 
@@ -55,10 +55,7 @@ def test_content_hashes_are_content_sha256_byte_for_byte():
 
 @pytest.fixture
 def normalized(tmp_path):
-    make_corpus(tmp_path / "raw", 240)
-    params = settings(NormalizeParams(shard_rows=30), workers=1)
-    normalize.run([tmp_path / "raw"], tmp_path / "n", params, progress=False)
-    return tmp_path / "n"
+    return normalized_corpus(tmp_path, 240)
 
 
 def test_the_folder_is_the_same_in_this_process_and_on_workers(tmp_path, normalized, monkeypatch):
