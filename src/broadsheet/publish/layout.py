@@ -133,8 +133,10 @@ class Encode:
             try:
                 piece = self.source(path, rows)
                 piece.validate(full=True)  # UTF-8 and offsets: the hashes below read the bytes as they are
-            except (OSError, pa.ArrowException, BroadsheetError):
-                raise _changed(path) from None
+            except BroadsheetError:
+                raise  # the reader's own line: the file and what is wrong with it
+            except (OSError, pa.ArrowException) as e:
+                raise _changed(path, str(e)[:200]) from None
             pieces.append(piece)
         table = compact(pa.Table.from_batches(pieces, schema=schema.document().arrow))
         if plan.digest(table.flatten()) != self.planned:
@@ -155,8 +157,11 @@ class Encode:
         )
 
 
-def _changed(where) -> BroadsheetError:
-    return BroadsheetError(f"{where} is not what publish planned from: it changed while publish ran; run it again")
+def _changed(where, why: str = "") -> BroadsheetError:
+    cause = f" ({why})" if why else ""
+    return BroadsheetError(
+        f"{where} is not what publish planned from{cause}: it changed while publish ran; run it again"
+    )
 
 
 def run(task):
