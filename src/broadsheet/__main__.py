@@ -1,3 +1,3 @@
-from broadsheet.cli import main
+from broadsheet.command import main
 
 main()

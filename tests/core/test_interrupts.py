@@ -31,6 +31,33 @@ cli.main(sys.argv[1:])
 """
 
 
+WHILE_IMPORTING = """
+import importlib.abc, os, signal, sys
+
+class Interrupting(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path, target=None):
+        if name == "click":  # the command line's first import of a library
+            os.kill(os.getpid(), signal.SIGINT)  # Python's own handler: KeyboardInterrupt, here
+        return None
+
+sys.meta_path.insert(0, Interrupting())
+signal.signal(signal.SIGINT, signal.default_int_handler)  # as at a terminal (a background job ignores SIGINT)
+sys.argv[1:] = ["--version"]
+from broadsheet.command import main
+main()
+"""
+
+
+def test_ctrl_c_while_the_command_line_is_imported_is_aborted_without_a_traceback():
+    done = subprocess.run([sys.executable, "-c", WHILE_IMPORTING], capture_output=True, text=True, timeout=60)
+    assert (done.returncode, done.stdout, done.stderr) == (130, "", "broadsheet: aborted\n")
+
+
+def test_the_command_runs_through_its_entry_point():
+    done = subprocess.run([sys.executable, "-m", "broadsheet", "--version"], capture_output=True, text=True)
+    assert done.returncode == 0 and done.stdout.startswith("broadsheet"), done
+
+
 @pytest.fixture
 def normalized(tmp_path):
     from broadsheet import normalize

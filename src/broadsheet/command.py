@@ -1,0 +1,20 @@
+"""The ``broadsheet`` command's entry point.
+
+Ctrl-C while Python is still importing the command line (about a tenth of a
+second: click, pyarrow) comes before ``cli.main`` puts its handler in place;
+it ends the command as any other Ctrl-C does, not with Python's traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+
+
+def main() -> None:
+    try:
+        from broadsheet.cli import main as command
+
+        command()
+    except KeyboardInterrupt:  # only before cli.main's handler: after it, a Ctrl-C is its SystemExit(130)
+        sys.stderr.write("broadsheet: aborted\n")
+        sys.exit(130)
