@@ -18,7 +18,7 @@ from importlib import resources
 from broadsheet._version import __version__
 from broadsheet.core import schema
 
-ENTRY = ("__init__.py", "_version.py", "cli.py")
+ENTRY = ("__init__.py", "_version.py", "cli.py", "command.py")
 """Modules every stage's command loads: the package itself and the command line."""
 
 
