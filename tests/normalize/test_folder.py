@@ -22,10 +22,18 @@ CHANGES = {
     "emptied": lambda p: p.write_bytes(b""),
     "another schema": lambda p: pq.write_table(pa.table({"id": ["x"]}), p),
     "garbage": lambda p: p.write_bytes(b"PAR1" + os.urandom(5000) + b"PAR1"),
+    "footer garbled": lambda p: _garbled_footer(p),  # Arrow's message then holds a newline
     "gone": lambda p: p.unlink(),
     "a FIFO": lambda p: (p.unlink(), os.mkfifo(p)),
     "a folder": lambda p: (p.unlink(), p.mkdir()),
 }
+
+
+def _garbled_footer(path) -> None:
+    data = bytearray(path.read_bytes())
+    size = int.from_bytes(data[-8:-4], "little")
+    data[-8 - size : -8] = (b"\x0f\n" * size)[:size]
+    path.write_bytes(bytes(data))
 
 
 @pytest.fixture
@@ -38,8 +46,9 @@ def test_a_shard_changed_after_it_was_listed_is_one_error(normalized, change):
     path = folder.shards(normalized)[0]
     assert folder.read(path, ["id"]).num_rows == pq.ParquetFile(path).metadata.num_rows
     change(path)
-    with pytest.raises(BroadsheetError, match="cannot be read .*: the normalize output changed meanwhile"):
+    with pytest.raises(BroadsheetError, match="cannot be read .*: the normalize output changed meanwhile") as error:
         folder.read(path, ["id"])
+    assert "\n" not in str(error.value)
     with pytest.raises(BroadsheetError, match="cannot be read"):
         folder.records(path)
 

@@ -28,7 +28,7 @@ import pyarrow.parquet as pq
 
 from broadsheet.core import provenance as _provenance
 from broadsheet.core import schema
-from broadsheet.core.errors import BroadsheetError
+from broadsheet.core.errors import BroadsheetError, first_line
 from broadsheet.core.files import MARKER, Owner, read_json
 from broadsheet.core.shards import PARQUET_OPTIONS, read_parquet
 
@@ -130,7 +130,7 @@ def read(path: str | Path, columns: list[str] | None = None) -> pa.Table:
                     raise _changed(path, f"not records of {doc.name}.v{doc.version}")
                 return file.read(columns=columns, use_threads=False)
         except (OSError, ValueError, pa.ArrowException) as e:  # ArrowInvalid is a ValueError
-            raise _changed(path, str(e)[:200]) from None
+            raise _changed(path, first_line(e)) from None
 
 
 def _changed(path, why: str) -> BroadsheetError:

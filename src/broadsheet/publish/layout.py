@@ -31,7 +31,7 @@ import pyarrow.parquet as pq
 
 from broadsheet.core import provenance, schema
 from broadsheet.core.columns import compact
-from broadsheet.core.errors import BroadsheetError
+from broadsheet.core.errors import BroadsheetError, first_line
 from broadsheet.core.files import MARKER, Owner, keep, previous_bytes, write_hashed, write_json
 from broadsheet.core.params import SPLITS
 from broadsheet.core.shards import PARQUET_OPTIONS, read_parquet, spans
@@ -136,7 +136,7 @@ class Encode:
             except BroadsheetError:
                 raise  # the reader's own line: the file and what is wrong with it
             except (OSError, pa.ArrowException) as e:
-                raise _changed(path, str(e)[:200]) from None
+                raise _changed(path, first_line(e)) from None
             pieces.append(piece)
         table = compact(pa.Table.from_batches(pieces, schema=schema.document().arrow))
         if plan.digest(table.flatten()) != self.planned:
