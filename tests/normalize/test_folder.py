@@ -17,16 +17,6 @@ from broadsheet.normalize import folder
 from helpers import normalized_corpus
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-CHANGES = {
-    "truncated": lambda p: p.write_bytes(p.read_bytes()[:-100]),
-    "emptied": lambda p: p.write_bytes(b""),
-    "another schema": lambda p: pq.write_table(pa.table({"id": ["x"]}), p),
-    "garbage": lambda p: p.write_bytes(b"PAR1" + os.urandom(5000) + b"PAR1"),
-    "footer garbled": lambda p: _garbled_footer(p),  # Arrow's message then holds a newline
-    "gone": lambda p: p.unlink(),
-    "a FIFO": lambda p: (p.unlink(), os.mkfifo(p)),
-    "a folder": lambda p: (p.unlink(), p.mkdir()),
-}
 
 
 def _garbled_footer(path) -> None:
@@ -34,6 +24,18 @@ def _garbled_footer(path) -> None:
     size = int.from_bytes(data[-8:-4], "little")
     data[-8 - size : -8] = (b"\x0f\n" * size)[:size]
     path.write_bytes(bytes(data))
+
+
+CHANGES = {
+    "truncated": lambda p: p.write_bytes(p.read_bytes()[:-100]),
+    "emptied": lambda p: p.write_bytes(b""),
+    "another schema": lambda p: pq.write_table(pa.table({"id": ["x"]}), p),
+    "garbage": lambda p: p.write_bytes(b"PAR1" + os.urandom(5000) + b"PAR1"),
+    "footer garbled": _garbled_footer,  # Arrow's message then holds a newline
+    "gone": lambda p: p.unlink(),
+    "a FIFO": lambda p: (p.unlink(), os.mkfifo(p)),
+    "a folder": lambda p: (p.unlink(), p.mkdir()),
+}
 
 
 @pytest.fixture
