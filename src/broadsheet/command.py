@@ -1,8 +1,8 @@
 """The ``broadsheet`` command's entry point.
 
-Ctrl-C while Python is still importing the command line (about a tenth of a
-second: click, pyarrow) comes before ``cli.main`` puts its handler in place;
-it ends the command as any other Ctrl-C does, not with Python's traceback.
+Ctrl-C while Python is still importing the command line comes before
+``cli.main`` puts its handler in place: it ends the command with "aborted"
+and exit 130, as a later one does, not with Python's traceback.
 """
 
 from __future__ import annotations
