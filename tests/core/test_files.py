@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
+import time
 
 import pyarrow.parquet as pq
 import pytest
@@ -125,11 +127,19 @@ SLOW_CORPUS = 3000
 def test_two_runs_into_one_out_at_once_leave_one_whole_output(tmp_path, cli_env):
     make_corpus(tmp_path / "raw", SLOW_CORPUS)
     args = [sys.executable, "-m", "broadsheet", "normalize", str(tmp_path / "raw"), "--out", str(tmp_path / "out")]
-    runs = [
-        subprocess.Popen([*args, "-q", "--workers", "1"], env=cli_env, stderr=subprocess.PIPE, text=True)
-        for _ in range(2)
-    ]
-    results = [(run.wait(), run.stderr.read()) for run in runs]
+    start = [*args, "-q", "--workers", "1"]
+    first = subprocess.Popen(start, env=cli_env, stderr=subprocess.PIPE, text=True)
+    # The second starts while the first is writing, certainly: the first is paused once its partial folder is there.
+    deadline = time.monotonic() + 120
+    while not any("broadsheet-partial" in p.name for p in tmp_path.iterdir()) and first.poll() is None:
+        assert time.monotonic() < deadline, "the first run never started writing"
+        time.sleep(0.01)
+    first.send_signal(signal.SIGSTOP)
+    try:
+        second = subprocess.run(start, env=cli_env, stderr=subprocess.PIPE, text=True, timeout=120)
+    finally:
+        first.send_signal(signal.SIGCONT)
+    results = [(first.wait(timeout=300), first.stderr.read()), (second.returncode, second.stderr)]
     codes = sorted(code for code, _ in results)
     assert codes == [0, 1], results
     assert "another broadsheet run is writing" in next(err for code, err in results if code == 1)
