@@ -288,6 +288,23 @@ def test_unchanged_tar_shards_are_neither_inflated_nor_read_again(tmp_path, norm
     assert json.loads((out / "shards.json").read_text())["archives"] is not None
 
 
+def test_new_documents_in_every_shard_are_the_only_members_read(tmp_path, normalised, opened):
+    loose, raw, out = tmp_path / "loose", tmp_path / "raw", tmp_path / "out"
+    files = [write(loose, name(n), article(n)) for n in range(0, 120, 2)]  # even ordinals, 60 documents
+    for n in range(3):
+        pack(raw / f"part-{n}.tar.gz", files[n * 20 : (n + 1) * 20], "w:gz")
+    run(raw, out)
+    assert len(json.loads((out / "shards.json").read_text())["shards"]) > 3
+    added = [write(tmp_path / "more", name(n), article(n)) for n in range(1, 120, 12)]  # odd: into every shard
+    pack(raw / "part-3.tar.gz", added, "w:gz")
+    opened["listed"].clear(), opened["read"].clear(), normalised.clear()
+    run(raw, out)
+    expected = sorted(f"part-3.tar.gz/{file.name}" for file in added)
+    assert sorted(opened["read"]) == expected  # not the old members beside them: their contents are known
+    assert sorted(normalised) == expected
+    assert_as_fresh(raw, out)
+
+
 @pytest.mark.parametrize("damage", ["bytes", "rows", "gone"])
 def test_a_tar_listing_not_as_the_index_says_is_not_taken(tmp_path, normalised, opened, damage):
     loose, raw, out = tmp_path / "loose", tmp_path / "raw", tmp_path / "out"

@@ -105,11 +105,7 @@ def normalize_shard(
     held: list | None = None
     contents: list[str] = []
     kept = reuse.Kept()
-    if known and all(source.content is not None for source in shard):  # members of unchanged tar shards
-        contents = [source.content for source in shard]
-        if (key := reuse.shard_key(fingerprint, shard, contents)) in known:
-            return ShardResult(key, b"", None, 0, [], [], {}, reused=True, contents=contents)
-    if known:  # whether to normalise at all depends on the key: read and hash the whole shard first
+    if known:  # whether to normalise at all depends on the key: read and hash what the listings do not know
         held, contents = _read_and_hash(shard, params)
         if (key := reuse.shard_key(fingerprint, shard, contents)) in known:
             return ShardResult(key, b"", None, 0, [], [], {}, reused=True, contents=contents)
@@ -162,10 +158,15 @@ _AGAIN = object()
 
 
 def _read_and_hash(shard: list[Source], params: NormalizeParams) -> tuple[list, list[str]]:
-    """Each source's bytes (or Rejected), and its content for the key; past HOLD_BYTES, _AGAIN in place of
-    the bytes."""
+    """Each source's bytes (or Rejected), and its content for the key; _AGAIN in place of the bytes of a
+    source whose content is known (a member of an unchanged tar shard: it is read only if it is normalised)
+    and past HOLD_BYTES."""
     held, contents, size = [], [], 0
     for source in shard:
+        if source.content is not None:
+            contents.append(source.content)
+            held.append(_AGAIN)
+            continue
         raw = read(source, params.max_file_bytes, params.fields)
         contents.append(_content(raw))
         if isinstance(raw, bytes) and size + len(raw) > HOLD_BYTES:
