@@ -21,6 +21,13 @@ def seed_text(seed_bytes) -> str:
     return seed_bytes.decode("utf-8")
 
 
+@pytest.fixture(autouse=True)
+def private_cache(tmp_path, monkeypatch) -> Path:
+    """Each test its own broadsheet cache (and state of known hashes, ``core.state``): none in the home folder."""
+    monkeypatch.setenv("BROADSHEET_CACHE", str(tmp_path / "bs-cache"))
+    return tmp_path / "bs-cache"
+
+
 def _cli_env() -> dict:
     env = dict(os.environ)
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"

@@ -14,6 +14,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from broadsheet import normalize
+from broadsheet.core import files
 from broadsheet.core.params import NormalizeParams
 from broadsheet.inputs import walk
 from broadsheet.normalize import task
@@ -391,4 +392,36 @@ def test_a_folder_planted_for_a_previous_file_is_no_file(tmp_path):
     (out / "archives.parquet").unlink()
     (out / "archives.parquet").mkdir()
     run(raw, out)
+    assert_as_fresh(raw, out)
+
+
+def test_a_run_after_the_next_reads_no_unchanged_tar_shard_nor_kept_shard_to_check_it(tmp_path, monkeypatch):
+    loose, raw, out = tmp_path / "loose", tmp_path / "raw", tmp_path / "out"
+    packed(loose, raw, 3)
+
+    def age(folder):  # as files written long ago: old enough for the state to keep their hashes (core.state)
+        for path in folder.rglob("*"):
+            os.utime(path, (1e9, 1e9), follow_symlinks=False)
+
+    age(raw)
+    run(raw, out)
+    age(out / "data")
+    hashed, real = [], files.hash_stream
+
+    def counted(f, *args):
+        hashed.append(os.path.basename(os.readlink(f"/proc/self/fd/{f.fileno()}")))  # opened by name or by fd
+        return real(f, *args)
+
+    monkeypatch.setattr(files, "hash_stream", counted)
+    run(raw, out)  # the tar shards' hashes were kept by the first run; the kept shards' are now
+    assert hashed and all(name.endswith(".parquet") for name in hashed)
+    hashed.clear()
+    run(raw, out)
+    assert hashed == []
+    assert_as_fresh(raw, out)
+    with open(raw / "part-1.tar.gz", "r+b") as f:  # in place, at the same size: read and hashed again
+        f.seek(100)
+        f.write(b"\0")
+    run(raw, out)
+    assert "part-1.tar.gz" in hashed
     assert_as_fresh(raw, out)

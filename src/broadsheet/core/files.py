@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from broadsheet.core import interrupts
+from broadsheet.core import interrupts, state
 from broadsheet.core.errors import BroadsheetError, failing_as, reason
 
 MARKER = ".broadsheet"
@@ -179,8 +179,9 @@ def keep(previous: Path, path: Path) -> None:
 
 def previous_bytes(path: Path, sha256: str | None = None) -> bytes | None:
     """The bytes of a previous output's file ``path`` if it is a regular file (and, given ``sha256``, still the
-    file an index vouches for); None if it is missing, is a link, a FIFO or a device (planted there, it must
-    neither hang a run nor lead it out of the folder), or has other bytes."""
+    file an index vouches for: hashed, unless ``core.state`` knows it as it is); None if it is missing, is a
+    link, a FIFO or a device (planted there, it must neither hang a run nor lead it out of the folder), or has
+    other bytes."""
     try:
         handle = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
     except OSError:
@@ -189,8 +190,16 @@ def previous_bytes(path: Path, sha256: str | None = None) -> bytes | None:
         os.close(handle)
         return None
     with os.fdopen(handle, "rb") as f:
+        before = os.fstat(f.fileno())
         data = f.read()
-    return data if sha256 is None or hashlib.sha256(data).hexdigest() == sha256 else None
+        unchanged = _same(os.fstat(f.fileno()), before)
+    if sha256 is None or (unchanged and state.default().sha256(before) == sha256):
+        return data
+    if hashlib.sha256(data).hexdigest() != sha256:
+        return None
+    if unchanged:
+        state.default().keep(before, sha256)
+    return data
 
 
 def write_hashed(path: Path, data) -> str:
@@ -204,6 +213,23 @@ def write_hashed(path: Path, data) -> str:
 def sha256_file(path: str | Path) -> str:
     with open(path, "rb") as f:
         return hash_stream(f)
+
+
+def known_sha256(f, ctime: bool = False) -> str:
+    """The sha256 of the open file ``f``: the one the state (``core.state``) keeps for it as it is (its ctime
+    too, with ``ctime``: for an input, which no run links), else read from its start (and kept, if it did not
+    change meanwhile)."""
+    before = os.fstat(f.fileno())
+    if (found := state.default().sha256(before, ctime)) is not None:
+        return found
+    digest = hash_stream(f)
+    if _same(os.fstat(f.fileno()), before):
+        state.default().keep(before, digest)
+    return digest
+
+
+def _same(a: os.stat_result, b: os.stat_result) -> bool:
+    return (a.st_dev, a.st_ino, a.st_size, a.st_mtime_ns) == (b.st_dev, b.st_ino, b.st_size, b.st_mtime_ns)
 
 
 def hash_stream(f, algorithm: str = "sha256") -> str:

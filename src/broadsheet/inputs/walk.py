@@ -28,7 +28,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from broadsheet.core.errors import BroadsheetError, first_line, reason
-from broadsheet.core.files import hash_stream
+from broadsheet.core.files import known_sha256
 from broadsheet.core.params import NormalizeParams
 from broadsheet.core.values import Rejected, Source
 from broadsheet.inputs import archives, records
@@ -481,7 +481,7 @@ def _archive_sha256(shard: tuple[str, tuple[int, int]]) -> tuple[str, tuple] | N
     try:
         with open_planned(path, identity) as f:
             stamp = _stamp(os.fstat(f.fileno()))
-            digest = hash_stream(f)
+            digest = known_sha256(f, ctime=True)
             if _stamp(os.fstat(f.fileno())) != stamp:
                 return None
     except (OSError, Changed):

@@ -44,7 +44,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from broadsheet.core import provenance, schema
-from broadsheet.core.files import keep, previous_bytes, sha256_file
+from broadsheet.core.files import keep, known_sha256, previous_bytes
 from broadsheet.core.values import Source
 from broadsheet.inputs import archives, walk
 from broadsheet.normalize.folder import ARCHIVES, INDEX
@@ -112,7 +112,9 @@ class Entry:
         try:
             keep(self.folder / self.file, path)
             # checked where it now is (these are the bytes published), and that it holds the rows the index says
-            if sha256_file(path) == self.sha256 and pq.ParquetFile(path).metadata.num_rows == self.record["rows"]:
+            with open(path, "rb") as f:
+                same = known_sha256(f) == self.sha256
+            if same and pq.ParquetFile(path).metadata.num_rows == self.record["rows"]:
                 return True
         except (OSError, pa.ArrowException):
             pass

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 from pathlib import Path
 
 import pyarrow as pa
@@ -15,18 +14,12 @@ from broadsheet.core import takedowns as takedowns_file
 from broadsheet.core.errors import BroadsheetError
 from broadsheet.core.files import MARKER, Owner, atomic_dir
 from broadsheet.core.project import DATASET
+from broadsheet.core.state import cache_root
 from broadsheet.versions.manifests import dvc_fs, missing_data, toplevel
 
 DOWNLOADED = "dataset"
 """The published folder's name inside its cache entry."""
 OWNER = Owner("load", schema.tag("document"), signature=DOWNLOADED, names=frozenset({DOWNLOADED, MARKER}))
-
-
-def cache_root() -> Path:
-    base = os.environ.get("BROADSHEET_CACHE") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "broadsheet"
-    )
-    return Path(base)
 
 
 def fetch(repo: str = ".", rev: str | None = None, dataset: str = DATASET, cache_dir: str | Path | None = None) -> Path:
