@@ -117,6 +117,16 @@ def test_a_state_that_cannot_be_used_is_left_out(tmp_path, private_cache, hashed
         assert hashed == ["a", "a"]
 
 
+@pytest.mark.parametrize("value", ["not a sha256", "0" * 63, 12345, b"\x00" * 64, None])
+def test_a_kept_value_that_is_no_sha256_is_not_taken(tmp_path, private_cache, hashed, value):
+    path = old_file(tmp_path / "a", b"some bytes")
+    known(path)
+    with sqlite3.connect(private_cache / state.FILE) as db:
+        db.execute("UPDATE files SET sha256 = ?", (value,))
+    assert known(path) == hashlib.sha256(b"some bytes").hexdigest()
+    assert hashed == ["a", "a"]
+
+
 @pytest.mark.parametrize("made_by", ["broadsheet", "another"])
 def test_a_state_another_process_holds_locked_is_left_out_at_once(tmp_path, private_cache, hashed, made_by):
     if made_by == "broadsheet":  # in WAL mode: reading goes on, keeping a hash waits for the lock

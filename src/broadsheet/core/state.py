@@ -17,6 +17,7 @@ out for the run: files are hashed, and nothing is taken from a state that cannot
 from __future__ import annotations
 
 import os
+import re
 import sqlite3
 import stat
 import threading
@@ -28,6 +29,7 @@ RACY_NS = 2_000_000_000
 LIMIT = 1_000_000
 """Files the state keeps at most; past that, the oldest-kept half is forgotten."""
 FILE = "state.sqlite3"
+SHA256 = re.compile("[0-9a-f]{64}")
 
 
 def cache_root() -> Path:
@@ -53,9 +55,10 @@ class State:
         """The sha256 kept for the file whose stat is ``st``, if its stat is still the one it was hashed with
         (its ctime too, with ``ctime``)."""
         found = self._query("SELECT size, mtime, ctime, sha256 FROM files WHERE device = ? AND inode = ?", st)
-        if not found or found[0][:2] != (st.st_size, st.st_mtime_ns):
+        if not found or found[0][:2] != (st.st_size, st.st_mtime_ns) or (ctime and found[0][2] != st.st_ctime_ns):
             return None
-        return found[0][3] if not ctime or found[0][2] == st.st_ctime_ns else None
+        sha256 = found[0][3]
+        return sha256 if isinstance(sha256, str) and SHA256.fullmatch(sha256) else None
 
     def keep(self, st: os.stat_result, sha256: str) -> None:
         """Keep ``sha256`` for the file whose stat, while it was hashed, was ``st`` (unless it is too recent)."""
@@ -72,7 +75,9 @@ class State:
                 return None
             try:
                 return db.execute(sql, values).fetchall()
-            except (sqlite3.Error, OverflowError):  # locked by another run, damaged meanwhile: left out from now
+            except OverflowError:  # an inode past SQLite's 64-bit integers: that file is hashed
+                return None
+            except sqlite3.Error:  # locked by another run, damaged meanwhile: left out from now on
                 self._close()
                 return None
 
