@@ -166,3 +166,25 @@ def test_the_state_forgets_the_oldest_past_its_limit(tmp_path, private_cache, mo
     known(paths[0])  # opening it again prunes it
     with sqlite3.connect(private_cache / state.FILE) as db:
         assert db.execute("SELECT count(*) FROM files").fetchone()[0] <= 4
+
+
+def test_every_shard_a_stage_writes_is_known_as_written(tmp_path):
+    from broadsheet import dedup, publish
+    from broadsheet.core.params import PublishParams
+    from broadsheet.publish.stage import Inputs
+    from helpers import normalized_corpus, settings
+
+    normalized = normalized_corpus(tmp_path, 40, shard_rows=10)
+    params = settings(PublishParams(shard_rows=8), workers=1)
+    dedup.run(normalized, tmp_path / "d", params, progress=False)
+    publish.run(Inputs(normalized, duplicates=tmp_path / "d"), tmp_path / "p", params, progress=False)
+    written = [
+        *(normalized / "data").iterdir(),
+        *(tmp_path / "d" / "keys").iterdir(),
+        *(tmp_path / "p").glob("*/*.arrow"),
+        *(tmp_path / "p" / "data").iterdir(),
+        *(tmp_path / "p" / "manifest").iterdir(),
+    ]
+    assert len(written) >= 15
+    for path in written:
+        assert state.default().sha256(os.stat(path)) == hashlib.sha256(path.read_bytes()).hexdigest(), path

@@ -202,12 +202,18 @@ def previous_bytes(path: Path, sha256: str | None = None) -> bytes | None:
     return data
 
 
-def write_hashed(path: Path, data) -> str:
-    """Write ``data`` (bytes, or an Arrow buffer) to ``path``; return its sha256, taken from the bytes in hand
-    rather than read back."""
+def write_hashed(path: Path, data, sha256: str | None = None) -> str:
+    """Write ``data`` (bytes, or an Arrow buffer) to the new file ``path``; return its sha256 (``sha256`` if
+    given: the bytes' own, taken where they were made), taken from the bytes in hand rather than read back, and
+    kept in ``core.state`` as the file's."""
     view = memoryview(data)
-    path.write_bytes(view)
-    return hashlib.sha256(view).hexdigest()
+    with open(path, "wb") as f:
+        f.write(view)
+        f.flush()
+        written = os.fstat(f.fileno())
+    sha256 = sha256 or hashlib.sha256(view).hexdigest()
+    state.default().keep(written, sha256, written=True)
+    return sha256
 
 
 def sha256_file(path: str | Path) -> str:

@@ -3,8 +3,10 @@
 Checking a file against the sha256 an index gives it means reading it: on a second run at a million documents,
 gigabytes of raw tar shards and of the previous outputs' shards. Once hashed, a file's sha256 is kept against its
 device, inode, size and mtime (and, for inputs, ctime), and given back while those stay the same; a file written
-again (anew or in place) is hashed again. A sha256 is kept only for a file whose mtime is RACY_NS old, so that a
-write after the hash cannot leave the mtime as it was (git's "racy" files). The ctime, which no one can set, also
+again (anew or in place) is hashed again. A sha256 read back is kept only for a file whose mtime is RACY_NS old,
+so that a write after the hash cannot leave the mtime as it was (git's "racy" files); a file a stage writes is
+kept as it is written (``files.write_hashed``), from the bytes in hand, since nothing else writes into a run's
+own folder. The ctime, which no one can set, also
 tells a file written again with its mtime set back (``tar x``, ``rsync -t``, ``cp -p`` onto a reused inode); but a
 hard link to a kept output file (``files.keep``) changes it too, so an output's ctime is not checked: an output
 written in place with its mtime set back by hand fools the state, as it fools DVC's.
@@ -60,9 +62,10 @@ class State:
         sha256 = found[0][3]
         return sha256 if isinstance(sha256, str) and SHA256.fullmatch(sha256) else None
 
-    def keep(self, st: os.stat_result, sha256: str) -> None:
-        """Keep ``sha256`` for the file whose stat, while it was hashed, was ``st`` (unless it is too recent)."""
-        if time.time_ns() - st.st_mtime_ns > RACY_NS:
+    def keep(self, st: os.stat_result, sha256: str, written: bool = False) -> None:
+        """Keep ``sha256`` for the file whose stat, while it was hashed, was ``st``: unless it is too recent,
+        or ``written`` (this process has just written those bytes into a new file of a folder of its own)."""
+        if written or time.time_ns() - st.st_mtime_ns > RACY_NS:
             row = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns, sha256, time.time_ns())
             self._query("INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?, ?, ?)", row)
 

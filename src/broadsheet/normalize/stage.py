@@ -143,7 +143,7 @@ def _put(path: Path, shard: ShardResult, same: reuse.Entry | None) -> None:
     """Write a shard's file; one that a previous file holds byte for byte (every record reused) is kept
     from it instead, so that DVC's state knows its hash without reading it."""
     if same is None or not same.keep(path):
-        path.write_bytes(shard.parquet)
+        write_hashed(path, shard.parquet, shard.sha256)
 
 
 def release_memory() -> None:
