@@ -117,8 +117,10 @@ def test_a_state_that_cannot_be_used_is_left_out(tmp_path, private_cache, hashed
         assert hashed == ["a", "a"]
 
 
-@pytest.mark.parametrize("value", ["not a sha256", "0" * 63, 12345, b"\x00" * 64, None])
-def test_a_kept_value_that_is_no_sha256_is_not_taken(tmp_path, private_cache, hashed, value):
+@pytest.mark.parametrize(
+    "value", ["not a sha256", "0" * 63, 12345, b"\x00" * 64, None, hashlib.sha256(b"another file").hexdigest()]
+)
+def test_a_kept_value_that_is_not_the_one_kept_is_not_taken(tmp_path, private_cache, hashed, value):
     path = old_file(tmp_path / "a", b"some bytes")
     known(path)
     with sqlite3.connect(private_cache / state.FILE) as db:

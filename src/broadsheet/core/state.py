@@ -18,6 +18,7 @@ out for the run: files are hashed, and nothing is taken from a state that cannot
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import sqlite3
@@ -56,18 +57,22 @@ class State:
     def sha256(self, st: os.stat_result, ctime: bool = False) -> str | None:
         """The sha256 kept for the file whose stat is ``st``, if its stat is still the one it was hashed with
         (its ctime too, with ``ctime``)."""
-        found = self._query("SELECT size, mtime, ctime, sha256 FROM files WHERE device = ? AND inode = ?", st)
-        if not found or found[0][:2] != (st.st_size, st.st_mtime_ns) or (ctime and found[0][2] != st.st_ctime_ns):
+        found = self._query("SELECT * FROM files WHERE device = ? AND inode = ?", st)
+        if not found or found[0][2:4] != (st.st_size, st.st_mtime_ns) or (ctime and found[0][4] != st.st_ctime_ns):
             return None
-        sha256 = found[0][3]
-        return sha256 if isinstance(sha256, str) and SHA256.fullmatch(sha256) else None
+        row = found[0]
+        if not isinstance(row[5], str) or not SHA256.fullmatch(row[5]) or row[6] != _check(row[:6]):
+            return None  # not a row this code wrote: damaged (a crash, a file system that breaks SQLite)
+        return row[5]
 
     def keep(self, st: os.stat_result, sha256: str, written: bool = False) -> None:
         """Keep ``sha256`` for the file whose stat, while it was hashed, was ``st``: unless it is too recent,
         or ``written`` (this process has just written those bytes into a new file of a folder of its own)."""
         if written or time.time_ns() - st.st_mtime_ns > RACY_NS:
-            row = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns, sha256, time.time_ns())
-            self._query("INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?, ?, ?)", row)
+            row = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns, sha256)
+            self._query(
+                "INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?, ?, ?, ?)", (*row, _check(row), time.time_ns())
+            )
 
     def _query(self, sql: str, values) -> list | None:
         if isinstance(values, os.stat_result):
@@ -101,7 +106,7 @@ class State:
             self._db.execute("PRAGMA synchronous = NORMAL")
             self._db.execute(
                 "CREATE TABLE IF NOT EXISTS files (device INTEGER, inode INTEGER, size INTEGER, mtime INTEGER,"
-                " ctime INTEGER, sha256 TEXT, kept INTEGER, PRIMARY KEY (device, inode))"
+                " ctime INTEGER, sha256 TEXT, checksum TEXT, kept INTEGER, PRIMARY KEY (device, inode))"
             )
             (count,) = self._db.execute("SELECT count(*) FROM files").fetchone()
             if count > LIMIT:
@@ -117,6 +122,11 @@ class State:
         if self._db is not None:
             self._db.close()
         self._db = None
+
+
+def _check(row: tuple) -> str:
+    """A row's checksum: a row damaged, or another file's, is not taken."""
+    return hashlib.blake2b(repr(row).encode(), digest_size=8).hexdigest()
 
 
 _states: dict[str, State] = {}
