@@ -32,6 +32,8 @@ RACY_NS = 2_000_000_000
 LIMIT = 1_000_000
 """Files the state keeps at most; past that, the oldest-kept half is forgotten."""
 FILE = "state.sqlite3"
+VERSION = 1
+"""The layout of its table: a state of another layout (another version's) is begun again."""
 SHA256 = re.compile("[0-9a-f]{64}")
 
 
@@ -104,10 +106,15 @@ class State:
             self._db = sqlite3.connect(self.path, timeout=0.2, isolation_level=None, check_same_thread=False)
             self._db.execute("PRAGMA journal_mode = WAL")  # readers and one writer at once; no fsync per write
             self._db.execute("PRAGMA synchronous = NORMAL")
-            self._db.execute(
-                "CREATE TABLE IF NOT EXISTS files (device INTEGER, inode INTEGER, size INTEGER, mtime INTEGER,"
-                " ctime INTEGER, sha256 TEXT, checksum TEXT, kept INTEGER, PRIMARY KEY (device, inode))"
-            )
+            self._db.execute("BEGIN IMMEDIATE")
+            if self._db.execute("PRAGMA user_version").fetchone()[0] != VERSION:  # new, or of another layout
+                self._db.execute("DROP TABLE IF EXISTS files")
+                self._db.execute(
+                    "CREATE TABLE files (device INTEGER, inode INTEGER, size INTEGER, mtime INTEGER, ctime INTEGER,"
+                    " sha256 TEXT, checksum TEXT, kept INTEGER, PRIMARY KEY (device, inode))"
+                )
+                self._db.execute(f"PRAGMA user_version = {VERSION}")
+            self._db.execute("COMMIT")
             (count,) = self._db.execute("SELECT count(*) FROM files").fetchone()
             if count > LIMIT:
                 self._db.execute(
