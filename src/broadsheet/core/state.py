@@ -3,13 +3,15 @@
 Checking a file against the sha256 an index gives it means reading it: on a second run at a million documents,
 gigabytes of raw tar shards and of the previous outputs' shards. Once hashed, a file's sha256 is kept against its
 device, inode, size and mtime (and, for inputs, ctime), and given back while those stay the same; a file written
-again (anew or in place) is hashed again. A sha256 read back is kept only for a file whose mtime is RACY_NS old,
-so that a write after the hash cannot leave the mtime as it was (git's "racy" files); a file a stage writes is
-kept as it is written (``files.write_hashed``), from the bytes in hand, since nothing else writes into a run's
-own folder. The ctime, which no one can set, also
-tells a file written again with its mtime set back (``tar x``, ``rsync -t``, ``cp -p`` onto a reused inode); but a
-hard link to a kept output file (``files.keep``) changes it too, so an output's ctime is not checked: an output
-written in place with its mtime set back by hand fools the state, as it fools DVC's.
+again (anew or in place) is hashed again.
+
+A sha256 read back is kept only for a file whose mtime is RACY_NS old, so that a write after the hash cannot
+leave the mtime as it was (git's "racy" files). A file a stage writes is kept as it is written
+(``files.write_hashed``), from the bytes in hand: nothing else writes into a run's own folder. The ctime, which
+no one can set, also tells a file written again with its mtime set back (``tar x``, ``rsync -t``, ``cp -p``
+onto a reused inode); but a hard link to a kept output file (``files.keep``) changes it too, so an output's
+ctime is not checked: an output written in place with its mtime set back by hand fools the state, as it fools
+DVC's.
 
 The state is one SQLite file in broadsheet's cache folder (``cache_root``). Whatever is wrong with it (it cannot
 be opened or read, is no SQLite file, is a link or a FIFO planted there, another run holds it locked) leaves it
