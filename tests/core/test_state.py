@@ -116,6 +116,21 @@ def test_a_state_that_cannot_be_used_is_left_out(tmp_path, private_cache, hashed
     assert hashed == (["a"] if planted in ("empty", "table") else ["a", "a"])  # an SQLite file is begun again
 
 
+@pytest.mark.parametrize("columns", [4, 6, 7])
+def test_a_table_of_another_layout_under_this_version_is_left_out(tmp_path, private_cache, hashed, columns):
+    path = old_file(tmp_path / "a", b"some bytes")
+    st = os.stat(path)
+    private_cache.mkdir()
+    with sqlite3.connect(private_cache / state.FILE) as db:  # the version this code writes, another table
+        names = ["device", "inode", "size", "mtime", "ctime", "sha256", "kept"][:columns]
+        db.execute(f"CREATE TABLE files ({', '.join(names)})")
+        row = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns, "0" * 64, 1)[:columns]
+        db.execute(f"INSERT INTO files VALUES ({', '.join('?' * columns)})", row)
+        db.execute(f"PRAGMA user_version = {state.VERSION}")
+    assert known(path, ctime=True) == known(path) == hashlib.sha256(b"some bytes").hexdigest()
+    assert hashed == ["a", "a"]
+
+
 def test_a_state_of_another_layout_is_begun_again(tmp_path, private_cache, hashed):
     private_cache.mkdir()
     with sqlite3.connect(private_cache / state.FILE) as db:  # as an earlier version left it

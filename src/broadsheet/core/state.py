@@ -37,6 +37,8 @@ FILE = "state.sqlite3"
 VERSION = 1
 """The layout of its table: a state of another layout (another version's) is begun again."""
 SHA256 = re.compile("[0-9a-f]{64}")
+COLUMNS = "device, inode, size, mtime, ctime, sha256"
+"""What a row says of a file, in the order its checksum (``_check``) takes them."""
 
 
 def cache_root() -> Path:
@@ -61,11 +63,11 @@ class State:
     def sha256(self, st: os.stat_result, ctime: bool = False) -> str | None:
         """The sha256 kept for the file whose stat is ``st``, if its stat is still the one it was hashed with
         (its ctime too, with ``ctime``)."""
-        found = self._query("SELECT * FROM files WHERE device = ? AND inode = ?", st)
+        found = self._query(f"SELECT {COLUMNS}, checksum FROM files WHERE device = ? AND inode = ?", st)
         if not found or found[0][2:4] != (st.st_size, st.st_mtime_ns) or (ctime and found[0][4] != st.st_ctime_ns):
             return None
-        row = found[0]
-        if not isinstance(row[5], str) or not SHA256.fullmatch(row[5]) or row[6] != _check(row[:6]):
+        *row, checksum = found[0]
+        if not isinstance(row[5], str) or not SHA256.fullmatch(row[5]) or checksum != _check(tuple(row)):
             return None  # not a row this code wrote: damaged (a crash, a file system that breaks SQLite)
         return row[5]
 
@@ -75,7 +77,8 @@ class State:
         if written or time.time_ns() - st.st_mtime_ns > RACY_NS:
             row = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns, sha256)
             self._query(
-                "INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?, ?, ?, ?)", (*row, _check(row), time.time_ns())
+                f"INSERT OR REPLACE INTO files ({COLUMNS}, checksum, kept) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (*row, _check(row), time.time_ns()),
             )
 
     def _query(self, sql: str, values) -> list | None:
