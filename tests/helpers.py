@@ -8,7 +8,10 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import pyarrow.parquet as pq
+
 from broadsheet.core.params import ComputeParams, DedupParams, FilterParams, NormalizeParams, Params, PublishParams
+from broadsheet.normalize import folder as normalize_folder
 
 REPO = Path(__file__).resolve().parent.parent
 SEED_NAME = "000_812283e286aaf8e1.txt"
@@ -22,6 +25,11 @@ def settings(*sections, workers: int = 0, engine: str = "local", drop: str | Non
     if drop is not None:
         params = dataclasses.replace(params, dedup=dataclasses.replace(params.dedup, drop=drop))
     return params
+
+
+def normalized_records(out: Path) -> list[dict]:
+    """Every record of the normalize output ``out``, in source order (its shards' names are no order)."""
+    return [row for path in normalize_folder.shards(out) for row in pq.read_table(path).to_pylist()]
 
 
 def write(root: Path, relpath: str, content: bytes | str) -> Path:

@@ -200,7 +200,9 @@ def _state_names(folder, name):
 
 def _card_path(folder, path):
     card = folder / "README.md"
-    card.write_text(card.read_text().replace("path: data/train-*.parquet", f"path: {path}"))
+    text = card.read_text()
+    assert "\n    - data/train-" in text  # the first of the train split's files, as the card lists them
+    card.write_text(text.replace("\n    - data/train-", f"\n    - {path}\n    - data/train-", 1))
 
 
 def _as_cache_object(path, cache, md5=None):

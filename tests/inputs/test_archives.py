@@ -18,7 +18,7 @@ import pytest
 
 from broadsheet import normalize
 from broadsheet.core.params import NormalizeParams
-from helpers import article, key, make_corpus, settings, tree_bytes, write
+from helpers import article, key, make_corpus, normalized_records, settings, tree_bytes, write
 
 
 def pack(path, members: dict[str, bytes], mode: str = "w") -> None:
@@ -38,7 +38,7 @@ def special(path, infos: list[tarfile.TarInfo]) -> None:
 
 
 def records(out) -> list[dict]:
-    return pq.read_table(out / "data").to_pylist() if any((out / "data").iterdir()) else []
+    return normalized_records(out)
 
 
 def rejects(out) -> dict[str, str]:

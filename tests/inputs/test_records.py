@@ -18,7 +18,7 @@ from broadsheet.core.errors import BroadsheetError
 from broadsheet.core.params import FieldsParams, NormalizeParams, parse
 from broadsheet.inputs import records
 from broadsheet.publish.manifest import content_sha256
-from helpers import settings, tree_bytes, write
+from helpers import normalized_records, settings, tree_bytes, write
 
 BODY = "Body paragraph {n} holds words enough for the filters.\n\nA second paragraph, also of words."
 
@@ -38,7 +38,7 @@ def params(fmt="jsonl", include=("*.jsonl", "*.jsonl.gz", "*.jsonl.zst"), normal
 def run(tmp_path, section: NormalizeParams, name: str = "out", workers: int = 1):
     out = tmp_path / name
     metrics = normalize.run([tmp_path / "raw"], out, settings(section, workers=workers), progress=False)
-    docs = pq.read_table(out / "data").to_pylist() if any((out / "data").iterdir()) else []
+    docs = normalized_records(out)
     rejects = {r["path"]: (r["reason"], r["detail"]) for r in pq.read_table(out / "rejects.parquet").to_pylist()}
     return metrics, docs, rejects
 

@@ -7,14 +7,12 @@ import os
 import tarfile
 import time
 
-import pyarrow.parquet as pq
-
 from broadsheet import normalize
 from broadsheet.core.params import FieldsParams, NormalizeParams
 from broadsheet.inputs import read as reading
 from broadsheet.inputs import walk
 from broadsheet.inputs.names import identify
-from helpers import article, settings, tree_bytes, write
+from helpers import article, normalized_records, settings, tree_bytes, write
 
 
 def planned(root, name: str):
@@ -59,7 +57,7 @@ def test_a_link_inside_the_tree_is_read_through_its_target(tmp_path):
 
 
 def records(out) -> dict[str, str]:
-    return {r["source"]["path"]: r["id"] for r in pq.read_table(out / "data").to_pylist()}
+    return {r["source"]["path"]: r["id"] for r in normalized_records(out)}
 
 
 def normalized_in_listing_order(tmp_path, monkeypatch, listing: str) -> dict[str, str]:

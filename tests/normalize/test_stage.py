@@ -12,11 +12,11 @@ from broadsheet import normalize
 from broadsheet.core.params import FieldsParams, NormalizeParams
 from broadsheet.core.values import Rejected, Source
 from broadsheet.inputs import read as reading
-from helpers import article, key, make_corpus, settings, tree_bytes, write
+from helpers import article, key, make_corpus, normalized_records, settings, tree_bytes, write
 
 
 def read_records(out):
-    return pq.read_table(out / "data").to_pylist() if any((out / "data").iterdir()) else []
+    return normalized_records(out)
 
 
 def read_rejects(out):

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import subprocess
+from pathlib import Path
 
 import datasets
 import pytest
 
 from broadsheet import normalize, publish
+from broadsheet.core.params import PublishParams
 from broadsheet.publish import validate
 from helpers import SEED_PATH, make_corpus, settings
 
@@ -19,7 +21,8 @@ def published(tmp_path_factory, seed_bytes):
     make_corpus(root / "raw", 120, start=1)
     (root / "raw" / SEED_PATH.name).write_bytes(seed_bytes)
     normalize.run([root / "raw"], root / "n", settings(workers=1), progress=False)
-    publish.run(root / "n", root / "ds", settings(), progress=False)
+    # shards of a few rows: their names (keys) do not sort in their order, which load_dataset must keep
+    publish.run(root / "n", root / "ds", settings(PublishParams(shard_rows=8)), progress=False)
     return root / "ds"
 
 
@@ -53,9 +56,32 @@ def test_the_card_parses_with_huggingface_hub_and_declares_the_parquet_configs(p
     from huggingface_hub import DatasetCard
 
     card = DatasetCard.load(published / "README.md")
-    assert card.data.configs[0]["data_files"][0] == {"split": "train", "path": "data/train-*.parquet"}
+    train = card.data.configs[0]["data_files"][0]
+    assert train["split"] == "train"
+    state = json.loads((published / "train" / "state.json").read_text())
+    # every Parquet file of the split, in the order of the Arrow shards (a pattern would sort them by name)
+    assert sorted(train["path"]) == sorted(p.relative_to(published).as_posix() for p in published.glob("data/train-*"))
+    assert [Path(p).stem.removeprefix("train-") for p in train["path"]] == [
+        Path(f["filename"]).stem.removeprefix("data-") for f in state["_data_files"]
+    ]
+    assert train["path"] != sorted(train["path"])  # so that the order load_dataset keeps is the card's
     assert {s["name"] for s in card.data.dataset_info["splits"]} == {"train", "validation", "test"}
     assert "## Dataset structure" in card.text and "`source.raw_sha256`" in card.text
+
+
+def test_validate_names_a_card_that_lists_the_files_in_another_order(published, tmp_path):
+    import shutil
+
+    from huggingface_hub import DatasetCard
+
+    folder = tmp_path / "ds"
+    shutil.copytree(published, folder)
+    train = DatasetCard.load(folder / "README.md").data.configs[0]["data_files"][0]["path"]
+    listed = "".join(f"    - {path}\n" for path in train)
+    card = folder / "README.md"
+    card.write_text(card.read_text().replace(listed, "".join(f"    - {path}\n" for path in reversed(train)), 1))
+    assert train[0] not in card.read_text().split(train[-1])[0]  # now listed after the last
+    assert any("its configs name other data files" in p for p in validate.validate(folder))
 
 
 def test_croissant_validates_and_loads_with_mlcroissant(published, cli_env):

@@ -202,6 +202,21 @@ def previous_bytes(path: Path, sha256: str | None = None) -> bytes | None:
     return data
 
 
+def write_or_keep(path: Path, data, sha256: str, previous: Path | None) -> str:
+    """``write_hashed``, unless the previous output's file ``previous`` holds those bytes: then that file is put
+    at ``path`` (``keep``: DVC's state knows its hash) and checked there."""
+    if previous is not None:
+        try:
+            keep(previous, path)
+            with open(path, "rb") as f:
+                if known_sha256(f) == sha256:
+                    return sha256
+        except OSError:
+            pass
+        path.unlink(missing_ok=True)
+    return write_hashed(path, data, sha256)
+
+
 def write_hashed(path: Path, data, sha256: str | None = None) -> str:
     """Write ``data`` (bytes, or an Arrow buffer) to the new file ``path``; return its sha256 (``sha256`` if
     given: the bytes' own, taken where they were made), taken from the bytes in hand rather than read back, and

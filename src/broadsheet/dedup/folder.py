@@ -5,7 +5,7 @@ duplicates.parquet   one row per member of a duplicate cluster (schemas/duplicat
                      id, path, kind (kept | exact | near), similarity to the kept document
 metrics.json         documents, clusters, exact and near duplicates, candidate and verified pairs
 provenance.json      toolkit version, code hash and settings of the run (core.provenance)
-keys/part-0000i.parquet  the LSH band keys of every row of normalize shard i, and whether it has words
+keys/part-<key>.parquet  the LSH band keys of every row of the normalize shard of that name, and whether it has words
 pairs.parquet        the Jaccard similarity of every pair of texts (by hash) this run compared
 reuse.json           the settings they were made with, each key file's texts digest, and every file's sha256
 ```
@@ -15,6 +15,7 @@ only through ``dropped`` and ``provenance``.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -51,22 +52,27 @@ def write(folder: Path, decisions: list[dict], metrics: dict, record: dict) -> N
     write_json(folder / _provenance.FILE, record)
 
 
+KEY_FILE = re.compile(rf"{KEYS}/part-[0-9a-f]{{32}}\.parquet")
+"""What an index may name as a key file: one in the folder's keys/, nothing outside it."""
+
+
 def key_files(folder: Path) -> list[Path]:
     return sorted((folder / KEYS).glob("part-*.parquet"))
 
 
-def key_path(folder: Path, index: int) -> Path:
-    return folder / KEYS / f"part-{index:05d}.parquet"
+def key_path(folder: Path, shard: Path) -> Path:
+    """The key file of the normalize shard ``shard``: of its name, which it keeps while its rows do not change."""
+    return folder / KEYS / shard.name
 
 
-def write_keys(folder: Path, index: int, texts: pa.Array, keys: np.ndarray, has_words: np.ndarray) -> str:
-    """The band keys (rows x bands) of normalize shard ``index``, by its rows' text hashes ``texts``; the file's
-    sha256."""
+def write_keys(folder: Path, shard: Path, texts: pa.Array, keys: np.ndarray, has_words: np.ndarray) -> str:
+    """The band keys (rows x bands) of the normalize shard ``shard``, by its rows' text hashes ``texts``; the
+    file's sha256."""
     keys = np.ascontiguousarray(keys, dtype=np.uint64)
     width = keys.shape[1] * keys.itemsize
     column = pa.FixedSizeBinaryArray.from_buffers(pa.binary(width), len(keys), [None, pa.py_buffer(keys.tobytes())])
     table = pa.table({"text_sha256": texts, "keys": column, "has_words": pa.array(has_words, pa.bool_())})
-    return _write(table, key_path(folder, index))
+    return _write(table, key_path(folder, shard))
 
 
 def read_keys(data: bytes, bands: int) -> tuple[pa.Array, np.ndarray, np.ndarray] | None:

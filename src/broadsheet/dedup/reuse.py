@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -76,7 +75,7 @@ class Previous:
             if index["settings"] != fingerprint:
                 return
             for entry in index["keys"]:
-                if not KEY_FILE.fullmatch(entry["file"]):
+                if not layout.KEY_FILE.fullmatch(entry["file"]):
                     raise ValueError(f"not a key file of the folder: {entry['file']!r}")
                 found = KeyFile(folder / entry["file"], entry["sha256"])
                 self.keys.setdefault(entry["texts"], found)
@@ -86,7 +85,3 @@ class Previous:
             self.keys, self.key_files = {}, []
             return
         self.similarities = layout.read_pairs(pairs) if pairs is not None else {}
-
-
-KEY_FILE = re.compile(rf"{layout.KEYS}/part-[0-9]{{5,}}\.parquet")
-"""What an index may name as a key file: one in the folder's keys/, nothing outside it."""

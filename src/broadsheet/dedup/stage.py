@@ -118,11 +118,11 @@ def _band_keys(
         rows = slice(shard.offset, shard.offset + shard.rows)
         keys[rows], has_words[rows] = taken
         try:
-            keep(found.path, layout.key_path(folder, index))
+            keep(found.path, layout.key_path(folder, shard.path))
         except OSError:  # it was there a moment ago: write what was read from it
             changed.append(index)
             continue
-        index_rows[index] = _index_row(index, shard, found.sha256)
+        index_rows[index] = _index_row(shard, found.sha256)
         taken_files.add(found)
         bar.update(shard.rows)
     known = _keys_by_text([file for file in previous.key_files if file not in taken_files], params.bands)
@@ -145,9 +145,7 @@ def _band_keys(
             keys[shard.offset + missing], has_words[shard.offset + missing] = next(results)
         rows = slice(shard.offset, shard.offset + shard.rows)
         texts = hashes.slice(shard.offset, shard.rows)
-        index_rows[index] = _index_row(
-            index, shard, layout.write_keys(folder, index, texts, keys[rows], has_words[rows])
-        )
+        index_rows[index] = _index_row(shard, layout.write_keys(folder, shard.path, texts, keys[rows], has_words[rows]))
         bar.update(shard.rows)
     return keys, has_words, [index_rows[index] for index in range(len(shards))]
 
@@ -162,8 +160,8 @@ def _taken(found: reuse.KeyFile, texts: pa.Array, bands: int) -> tuple[np.ndarra
     return read[1], read[2]
 
 
-def _index_row(index: int, shard: _Shard, sha256: str) -> dict:
-    return {"file": layout.key_path(Path(), index).as_posix(), "texts": shard.texts, "sha256": sha256}
+def _index_row(shard: _Shard, sha256: str) -> dict:
+    return {"file": layout.key_path(Path(), shard.path).as_posix(), "texts": shard.texts, "sha256": sha256}
 
 
 def _keys_by_text(files: list[reuse.KeyFile], bands: int) -> dict[str, tuple[np.ndarray, bool]]:

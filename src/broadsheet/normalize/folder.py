@@ -1,12 +1,12 @@
 """The normalize output's format, owned here: its file names, how they are written, and the reading API.
 
 ```
-data/part-00000.parquet ...   the records (schemas/document), content-defined shards in source order
+data/part-<sha256>.parquet    the records (schemas/document), content-defined shards, each named by its bytes
 rejects.parquet               files that gave no record, with a reason (schemas/reject)
 filtered.parquet              records the quality filters removed, with the measured value (schemas/filtered)
 takedowns.parquet             documents taken down (takedowns.csv) and left out unread (schemas/takedown)
 metrics.json                  the accounting: input_files = documents + rejected + skipped + filtered + taken_down
-shards.json                   the index of the shards, for reuse by the next run
+shards.json                   the index of the shards, in source order, for the readers and the next run
 archives.parquet              the listing of each tar shard read (by its sha256), for the next run's walk
 provenance.json               toolkit version, code hash and settings of the run (core.provenance)
 ```
@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import stat
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -47,8 +48,17 @@ OWNER = Owner(
 )
 
 
-def shard_name(index: int) -> str:
-    return f"{DATA}/part-{index:05d}.parquet"
+SHARD_FILE = re.compile(rf"{DATA}/part-[0-9a-f]{{32}}\.parquet")
+"""What the index may name as a shard's file: one in the folder's data/, nothing outside it."""
+
+
+def shard_name(sha256: str) -> str:
+    """The file of the shard of those bytes (128 bits of their sha256).
+
+    A name that says what the shard holds, not where it is: a shard added or removed before it leaves it its
+    name, so DVC's state, which knows a file by its path, still knows its hash. Their order is the index's.
+    """
+    return f"{DATA}/part-{sha256[:32]}.parquet"
 
 
 def write_table(path: Path, rows: Iterable[dict], table_schema: schema.Schema) -> None:
@@ -71,8 +81,10 @@ def _complete(folder: str | Path) -> Path:
 
 
 def shards(folder: str | Path) -> list[Path]:
-    """The Parquet shards of a complete normalize output, in order, each checked to have the document schema."""
-    paths = sorted((_complete(folder) / DATA).glob("part-*.parquet"))
+    """The Parquet shards of a complete normalize output, in order (the index's), each checked to have the
+    document schema."""
+    folder = _complete(folder)
+    paths = [folder / name for name in listed(read_json(folder / INDEX), folder / INDEX)]
     expected = schema.document()
     for path in paths:
         if not path.is_file():  # a FIFO would hang the reader (a link to a file, as DVC makes, is one)
@@ -87,6 +99,17 @@ def shards(folder: str | Path) -> list[Path]:
                 f"{path} has schema {version}, not {expected.name}.v{expected.version}: run broadsheet normalize again"
             )
     return paths
+
+
+def listed(index, where: Path) -> list[str]:
+    """The shard files an index (``INDEX``'s data) names, in order: each once, and each in data/."""
+    try:
+        names = [row["file"] for row in index["shards"] if row["file"] is not None]
+    except (KeyError, TypeError) as e:
+        raise BroadsheetError(f"{where} is not an index of shards ({type(e).__name__}: {e})") from None
+    if len(set(names)) != len(names) or not all(isinstance(n, str) and SHARD_FILE.fullmatch(n) for n in names):
+        raise BroadsheetError(f"{where} names a shard twice, or a file that is not one of data/: run normalize again")
+    return names
 
 
 TABLES = {REJECTS: schema.reject, FILTERED: schema.filtered, TAKEDOWNS: schema.takedown}

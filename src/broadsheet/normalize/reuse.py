@@ -31,7 +31,6 @@ import bisect
 import dataclasses
 import hashlib
 import json
-import re
 import sys
 import unicodedata
 from dataclasses import dataclass, field
@@ -45,14 +44,13 @@ import pyarrow.parquet as pq
 
 from broadsheet.core import provenance, schema
 from broadsheet.core.files import keep, known_sha256, previous_bytes
+from broadsheet.core.state import SHA256
 from broadsheet.core.values import Source
 from broadsheet.inputs import archives, walk
-from broadsheet.normalize.folder import ARCHIVES, INDEX
+from broadsheet.normalize.folder import ARCHIVES, INDEX, SHARD_FILE, shard_name
 
 LIBRARIES = ("pyarrow", "pycld2", "ftfy", "charset-normalizer", "budoux")
 """The distributions whose versions can change a record (tests/test_stage_deps.py holds them to the imports)."""
-SHARD_FILE = re.compile(r"data/part-[0-9]{5,}\.parquet")
-"""What an index may name as a shard's file: one in the folder's data/, nothing outside it."""
 IDENTITY = ["id", "source.path", "source.ordinal", "source.raw_sha256"]
 """The columns of a previous shard that say which source, and which bytes of it, each row came from."""
 
@@ -104,11 +102,13 @@ class Entry:
     record: dict
     """The index row itself: key, span, rows, rejected, filtered, counts."""
 
-    def keep(self, path: Path) -> bool:
-        """Put the shard's file at ``path`` (``core.files.keep``) if it is still what the index says; else
-        leave nothing there and return False (normalise it again). True at once for a shard without a file."""
+    def keep(self, folder: Path) -> bool:
+        """Put the shard's file in the new output ``folder``, under its name (``core.files.keep``), if it is
+        still what the index says; else leave nothing there and return False (normalise it again). True at once
+        for a shard without a file."""
         if self.file is None:
             return True
+        path = folder / shard_name(self.sha256)
         try:
             keep(self.folder / self.file, path)
             # checked where it now is (these are the bytes published), and that it holds the rows the index says
@@ -317,8 +317,9 @@ def previous(folder: Path) -> Previous:
 
 
 def _entry(folder: Path, row: dict) -> Entry:
-    if row["file"] is not None and not SHARD_FILE.fullmatch(row["file"]):
-        raise ValueError(f"not a shard of the folder: {row['file']!r}")  # the whole index is then not taken
+    # The whole index is then not taken. The sha256 names the file this run puts the shard in.
+    if row["file"] is not None and not (SHARD_FILE.fullmatch(row["file"]) and SHA256.fullmatch(row["sha256"])):
+        raise ValueError(f"not a shard of the folder: {row['file']!r}, {row['sha256']!r}")
     (first_ordinal, first_path), (last_ordinal, last_path) = row["span"]
     places = (_place(first_ordinal, first_path), _place(last_ordinal, last_path))
     return Entry(folder, row["file"], row["sha256"], places, row)

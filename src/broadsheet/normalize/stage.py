@@ -108,15 +108,15 @@ def _write_shards(
     written = 0
     for shard in results:
         contents.append(pa.array(shard.contents, pa.string()))
-        file = layout.shard_name(written)
         placed = False
         if shard.reused:
             entry = previous.entries[shard.key]
-            placed = entry.keep(folder / file)
+            placed = entry.keep(folder)
             shard = ShardResult.from_index(entry.record) if placed else again(len(index))
+        file = layout.shard_name(shard.sha256) if shard.rows else None
         if shard.rows and not placed:
-            _put(folder / file, shard, same_bytes.get(shard.sha256))
-        index.append(shard.index_row(file if shard.rows else None))
+            _put(folder, shard, same_bytes.get(shard.sha256))
+        index.append(shard.index_row(file))
         written += 1 if shard.rows else 0
         tally.add(shard)
         bar.update(shard.files)
@@ -139,11 +139,11 @@ def _write_listings(path: Path, plan: walk.Plan, contents: list[pa.Array]) -> st
     return write_hashed(path, sink.getvalue())
 
 
-def _put(path: Path, shard: ShardResult, same: reuse.Entry | None) -> None:
-    """Write a shard's file; one that a previous file holds byte for byte (every record reused) is kept
-    from it instead, so that DVC's state knows its hash without reading it."""
-    if same is None or not same.keep(path):
-        write_hashed(path, shard.parquet, shard.sha256)
+def _put(folder: Path, shard: ShardResult, same: reuse.Entry | None) -> None:
+    """Write a shard's file into ``folder``; one that a previous file holds byte for byte (every record reused)
+    is kept from it instead, so that DVC's state knows its hash without reading it."""
+    if same is None or not same.keep(folder):
+        write_hashed(folder / layout.shard_name(shard.sha256), shard.parquet, shard.sha256)
 
 
 def release_memory() -> None:

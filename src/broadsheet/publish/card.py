@@ -68,23 +68,22 @@ def _sorted_yaml(data) -> str:
     return yaml.safe_dump(data, sort_keys=True, allow_unicode=True, width=100)
 
 
-def front_matter(info, card: CardParams, metrics: dict) -> dict:
-    """The card's YAML metadata, as the Hub reads it (``configs`` point at the Parquet export).
+def front_matter(info, card: CardParams, metrics: dict, data_files: dict[str, list[str]]) -> dict:
+    """The card's YAML metadata, as the Hub reads it: ``configs`` list each split's Parquet files, ``data_files``,
+    in order (a pattern would give them in the order of their names, which are keys).
 
     ``configs`` and ``dataset_info`` name only the splits that hold documents: ``datasets.load_dataset``
     cannot load a split of no rows from data files (it raises, and it checks that every split the card names
     was loaded), while the Parquet files of an empty split still open everywhere else.
     """
     languages = sorted(lang for lang in metrics.get("documents_by_language", {}) if lang != "unknown")
-    data_files = [
-        {"split": split, "path": layout.export_pattern(split)} for split in SPLITS if metrics["splits"][split]["rows"]
-    ]
+    configured = layout.hub_data_files(data_files, {split: metrics["splits"][split]["rows"] for split in SPLITS})
     return {
         "pretty_name": card.pretty_name,
         "license": card.license,
         **({"language": languages} if languages else {}),
         "size_categories": [size_category(metrics["documents"])],
-        **({"configs": [{"config_name": "default", "data_files": data_files}]} if data_files else {}),
+        **({"configs": [{"config_name": "default", "data_files": configured}]} if configured else {}),
         "dataset_info": {"config_name": "default", **_filled_splits(info._to_yaml_dict())},
     }
 
@@ -137,17 +136,19 @@ def render(
     card: CardParams,
     metrics: dict,
     doc: Schema,
+    data_files: dict[str, list[str]],
     changelog: str = "",
     example: dict | None = None,
     stages: list[dict] = (),
 ) -> str:
     """The card's full text for a published DatasetDict described by ``info`` (a ``datasets.DatasetInfo``).
 
-    ``example``: a record to show; ``stages``: the provenance records of the stages that made the folder.
+    ``example``: a record to show; ``stages``: the provenance records of the stages that made the folder;
+    ``data_files``: each split's Parquet files in order (``publish.layout.data_files``).
     """
     languages = sorted(metrics["documents_by_language"].items(), key=lambda kv: -kv[1])
     return _template().render(
-        front_matter=front_matter(info, card, metrics),
+        front_matter=front_matter(info, card, metrics, data_files),
         card=card,
         metrics=metrics,
         languages=languages,

@@ -2,25 +2,29 @@
 
 ```
 dataset_dict.json                      the save_to_disk layout of a DatasetDict (load_from_disk)
-{split}/data-0000i-of-0000N.arrow      content-defined Arrow shards of each split
-{split}/state.json, dataset_info.json  what datasets reads beside them (a content-derived fingerprint)
-data/{split}-0000i-of-0000N.parquet    the same rows, in the Hub's layout (load_dataset, pandas, polars, duckdb)
-manifest/part-0000i.parquet            per document: id, split, hashes (schemas/manifest; what diff compares)
+{split}/data-<key>.arrow               content-defined Arrow shards of each split, named by their keys
+{split}/state.json, dataset_info.json  what datasets reads beside them: the shards in order, a fingerprint
+data/{split}-<key>.parquet             the same rows, in the Hub's layout (load_dataset, pandas, polars, duckdb)
+manifest/part-<sha256>.parquet         per document: id, split, hashes (schemas/manifest; what diff compares)
 outcomes.parquet                       every input that is no published document, and why (schemas/outcome)
 takedowns.parquet                      the documents taken down: id, reason, date (schemas/takedown; no text)
-README.md                              the dataset card
+README.md                              the dataset card (its configs list each split's Parquet files in order)
 croissant.json                         MLCommons Croissant description of the Parquet export
 metrics.json                           the accounting and corpus statistics
 plots/                                 the plot data dvc plots renders
 shards.json                            every shard's key and files' sha256, for the next run (publish.reuse)
 provenance.json                        toolkit version, code hash and settings of this stage and those before it
 ```
+A shard's files are named by its key (128 of its bits), the manifest's by their sha256: a name says what the
+file holds, not where it is, so a shard added before it leaves it its name, and DVC's state (which knows a file
+by its path) its hash. The order is the one ``state.json``, the card and the index list.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
@@ -32,9 +36,18 @@ import pyarrow.parquet as pq
 from broadsheet.core import provenance, schema
 from broadsheet.core.columns import compact
 from broadsheet.core.errors import BroadsheetError, first_line
-from broadsheet.core.files import MARKER, Owner, keep, previous_bytes, write_hashed, write_json
+from broadsheet.core.files import (
+    MARKER,
+    Owner,
+    keep,
+    previous_bytes,
+    read_json,
+    write_hashed,
+    write_json,
+    write_or_keep,
+)
 from broadsheet.core.params import SPLITS
-from broadsheet.core.shards import PARQUET_OPTIONS, read_parquet, spans
+from broadsheet.core.shards import PARQUET_OPTIONS, spans
 from broadsheet.publish import manifest, plan, reuse, sources
 
 DATASET_DICT = "dataset_dict.json"
@@ -69,12 +82,42 @@ def export_pattern(split: str) -> str:
     return f"{EXPORT}/{split}-*.parquet"
 
 
+ARROW_FILE = re.compile("data-[0-9a-f]{32}\\.arrow")
+
+
+def shard_files(folder: Path, split: str, key: str) -> tuple[Path, Path]:
+    """The shard of key ``key`` (``reuse.shard_key``) of a split: its Arrow file and its Parquet copy."""
+    return folder / split / f"data-{key[:32]}.arrow", folder / EXPORT / f"{split}-{key[:32]}.parquet"
+
+
+def manifest_file(folder: Path, sha256: str) -> Path:
+    return folder / MANIFEST / f"part-{sha256[:32]}.parquet"
+
+
 def arrow_files(folder: Path, split: str) -> list[Path]:
-    return sorted((folder / split).glob("data-*.arrow"))
+    """A split's Arrow files in order: those its state.json names (what ``load_from_disk`` opens), each one of
+    the split's own."""
+    try:
+        named = [entry["filename"] for entry in read_json(folder / split / STATE)["_data_files"]]
+    except (KeyError, TypeError) as e:
+        raise BroadsheetError(f"{folder / split / STATE} lists no data files ({type(e).__name__}: {e})") from None
+    if not all(isinstance(name, str) and ARROW_FILE.fullmatch(name) for name in named):
+        raise BroadsheetError(f"{folder / split / STATE} names files that are not Arrow shards of {split}")
+    return [folder / split / name for name in named]
 
 
-def parquet_files(folder: Path, split: str) -> list[Path]:
-    return sorted(folder.glob(export_pattern(split)))
+def data_files(folder: Path) -> dict[str, list[str]]:
+    """Each split's Parquet copies of its shards, in order, relative to the folder (the card's data files)."""
+    found = {}
+    for split in SPLITS:
+        stems = (path.stem.removeprefix("data-") for path in arrow_files(folder, split))
+        found[split] = [shard_files(folder, split, stem)[1].relative_to(folder).as_posix() for stem in stems]
+    return found
+
+
+def hub_data_files(data_files: dict[str, list[str]], rows: dict[str, int]) -> list[dict]:
+    """The ``data_files`` of the card's config: each split that has ``rows``, with its files (``data_files``)."""
+    return [{"split": split, "path": data_files[split]} for split in SPLITS if rows[split]]
 
 
 def manifest_files(folder: Path) -> list[Path]:
@@ -102,12 +145,6 @@ def hf_schema(doc: schema.Schema, features) -> pa.Schema:
     """The document schema with the ``huggingface`` metadata ``datasets`` reads its Features from."""
     hf = json.dumps({"info": {"features": features.to_dict()}}, sort_keys=True)
     return doc.arrow.with_metadata({**doc.arrow.metadata, b"huggingface": hf.encode()})
-
-
-def shard_files(folder: Path, split: str, position: int, count: int) -> tuple[Path, Path]:
-    """Shard ``position`` of the ``count`` of a split: its Arrow file and its Parquet copy."""
-    name = f"{position:05d}-of-{count:05d}"
-    return folder / split / f"data-{name}.arrow", folder / EXPORT / f"{split}-{name}.parquet"
 
 
 @dataclass(frozen=True)
@@ -193,7 +230,7 @@ def write_split(folder: Path, split: str, index: list[dict], lengths: list[int])
     """A split's state.json, once its shards are written (``index``: their keys and sha256); its SplitInfo."""
     from datasets import SplitInfo
 
-    files = [shard_files(folder, split, i, len(index))[0] for i in range(len(index))]
+    files = [shard_files(folder, split, shard["key"])[0] for shard in index]
     digest = hashlib.sha256("".join(s["arrow_sha256"] for s in index).encode()).hexdigest()
     state = {
         "_data_files": [{"filename": p.name} for p in files],
@@ -213,18 +250,21 @@ def write_index(folder: Path, fingerprint: str, index: dict[str, list[dict]], ma
     write_json(folder / INDEX, {"fingerprint": fingerprint, "splits": index, "manifest": manifest_sha256})
 
 
-def write_manifest(folder: Path, rows: pa.Table, shard_rows: int) -> list[str]:
+def write_manifest(folder: Path, rows: pa.Table, shard_rows: int, previous: dict[str, Path]) -> list[str]:
     """The manifest of the records published (``rows``, in source order), in content-defined shards (an empty
-    corpus too has one, to diff against); the sha256 of each."""
+    corpus too has one, to diff against), each kept from the ``previous`` file of its sha256 if there is one;
+    the sha256 of each."""
     schema.manifest().check(rows)
     document = schema.document().arrow.metadata[b"broadsheet.schema"]
     rows = rows.replace_schema_metadata({**rows.schema.metadata, b"broadsheet.document_schema": document})
     cuts = spans(rows.column("id").to_pylist(), shard_rows * manifest.SHARD_FACTOR) or [range(0)]
     sha256 = []
-    for i, cut in enumerate(cuts):
+    for cut in cuts:
         sink = pa.BufferOutputStream()
         pq.write_table(rows.slice(cut.start, len(cut)), sink, **PARQUET_OPTIONS)
-        sha256.append(write_hashed(folder / MANIFEST / f"part-{i:05d}.parquet", sink.getvalue()))
+        data = sink.getvalue()
+        digest = hashlib.sha256(data).hexdigest()
+        sha256.append(write_or_keep(manifest_file(folder, digest), data, digest, previous.get(digest)))
     return sha256
 
 
@@ -236,15 +276,4 @@ def previous(folder: Path, fingerprint: str) -> reuse.Previous:
             index = json.loads(previous_bytes(folder / INDEX) or b"")
         except (ValueError, RecursionError):
             pass
-    return reuse.Previous(index, partial(shard_files, folder), partial(_previous_manifest, folder), fingerprint)
-
-
-def _previous_manifest(folder: Path, sha256: list[str]) -> pa.Table:
-    """The manifest of a previous output: each of its files is what the index says (ValueError otherwise: nothing
-    is reused)."""
-    tables = []
-    for i, expected in enumerate(sha256):
-        if (data := previous_bytes(folder / MANIFEST / f"part-{i:05d}.parquet", expected)) is None:
-            raise ValueError(f"manifest part {i} is not what {INDEX} says")
-        tables.append(read_parquet(pa.BufferReader(data)))
-    return pa.concat_tables(tables).replace_schema_metadata(None)
+    return reuse.Previous(index, partial(shard_files, folder), partial(manifest_file, folder), fingerprint)

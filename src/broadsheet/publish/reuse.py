@@ -23,6 +23,7 @@ from broadsheet.core import columns, provenance
 from broadsheet.core.files import previous_bytes
 from broadsheet.core.params import SPLITS
 from broadsheet.core.shards import read_parquet
+from broadsheet.core.state import SHA256
 
 
 def fingerprint(normalizer: str) -> str:
@@ -66,22 +67,25 @@ class Previous:
     another fingerprint, or cannot be read."""
 
     def __init__(self, index: dict | None = None, files=None, manifest=None, fingerprint: str = ""):
-        """``index``: its shards.json; ``files(split, position, count)``: a shard's two paths; ``manifest(sha256)``:
-        its manifest table, from the files of those sha256 (the index lists them)."""
+        """``index``: its shards.json; ``files(split, key)``: a shard's two paths; ``manifest(sha256)``: the path
+        of its manifest's file of that sha256 (the index lists them)."""
         self.shards: dict[str, Files] = {}
+        self.manifest_files: dict[str, Path] = {}
+        """sha256 -> a file of the previous manifest, checked: one of those bytes is kept from there."""
         self._manifest: pa.Table | None = None
         if not isinstance(index, dict) or index.get("fingerprint") != fingerprint:
             return
         try:
             for split in SPLITS:
-                rows = index["splits"][split]
-                for position, row in enumerate(rows):
-                    arrow, parquet = files(split, position, len(rows))
+                for row in index["splits"][split]:
+                    if not SHA256.fullmatch(row["key"]):  # it names the files: one of another form could lead outside
+                        raise ValueError(f"not a shard key: {row['key']!r}")
+                    arrow, parquet = files(split, row["key"])
                     self.shards[row["key"]] = Files(arrow, parquet, (row["arrow_sha256"], row["parquet_sha256"]))
-            names = ["id", "path", "raw_sha256", "content_sha256"]
-            self._manifest = manifest(index["manifest"]).select(names).combine_chunks()
+            self.manifest_files = {sha256: manifest(sha256) for sha256 in index["manifest"]}
+            self._manifest = _manifest(self.manifest_files)
         except (OSError, AttributeError, KeyError, TypeError, ValueError, pa.ArrowException):
-            self.shards, self._manifest = {}, None
+            self.shards, self.manifest_files, self._manifest = {}, {}, None
 
     def content_hashes(self, ids: pa.Array, paths: pa.Array, raws: pa.Array) -> pa.Array:
         """The content hash of each row the previous manifest holds with the same id, path and raw sha256; null
@@ -95,3 +99,14 @@ class Previous:
         )
         hashes = pc.if_else(same, pc.take(self._manifest.column("content_sha256"), found), None)
         return hashes.combine_chunks() if isinstance(hashes, pa.ChunkedArray) else hashes
+
+
+def _manifest(files: dict[str, Path]) -> pa.Table:
+    """The rows of a previous manifest's ``files`` (sha256 -> path), each what the index says (ValueError
+    otherwise: nothing is reused)."""
+    tables = []
+    for sha256, path in files.items():
+        if not SHA256.fullmatch(sha256) or (data := previous_bytes(path, sha256)) is None:
+            raise ValueError(f"manifest part {sha256!r} is not what the index says")
+        tables.append(read_parquet(pa.BufferReader(data), columns=["id", "path", "raw_sha256", "content_sha256"]))
+    return pa.concat_tables(tables).replace_schema_metadata(None).combine_chunks()

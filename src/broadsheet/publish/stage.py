@@ -96,13 +96,8 @@ def run(
             "fingerprint": fingerprints,
         }
         write_json(folder / layout.METRICS, metrics)
-        exports = {
-            split: [
-                (p.relative_to(folder), sha256)
-                for p, sha256 in zip(layout.parquet_files(folder, split), exported[split])
-            ]
-            for split in SPLITS
-        }
+        data_files = layout.data_files(folder)
+        exports = {split: list(zip(data_files[split], exported[split])) for split in SPLITS}
         write_json(
             folder / layout.CROISSANT,
             croissant.describe(
@@ -112,7 +107,7 @@ def run(
         write_plots(folder / layout.PLOTS, stats)
         write_json(folder / provenance.FILE, record)
         text = card.render(
-            info, params.publish.card, metrics, doc, versions, layout.first_record(folder), _stages(record)
+            info, params.publish.card, metrics, doc, data_files, versions, layout.first_record(folder), _stages(record)
         )
         (folder / layout.CARD).write_text(text, encoding="utf-8")
     return metrics
@@ -131,7 +126,7 @@ def _write_splits(folder: Path, paths: list[Path], dropped: dict, previous, para
     layout.make_dirs(folder)
     index, computed = _write_shards(folder, paths, planned, previous, known, params, progress)
     rows = manifest.rows(planned.kept, _fill(known, computed))
-    manifest_sha256 = layout.write_manifest(folder, rows, publish.shard_rows)
+    manifest_sha256 = layout.write_manifest(folder, rows, publish.shard_rows, previous.manifest_files)
     split_dict, exported = SplitDict(), {}
     for split, shards in planned.shards.items():
         split_dict.add(layout.write_split(folder, split, index[split], [len(shard.kept) for shard in shards]))
@@ -157,7 +152,7 @@ def _write_shards(folder: Path, paths: list[Path], planned: plan.Plan, previous,
         return shard.key not in previous.shards or not hashed[shard.kept].all()
 
     def files(shard: plan.Shard) -> tuple[Path, Path]:
-        return layout.shard_files(folder, shard.split, shard.position, len(planned.shards[shard.split]))
+        return layout.shard_files(folder, shard.split, shard.key)
 
     def tasks():
         for shard, taken in zip(shards, takes):
@@ -292,7 +287,8 @@ def render_card(folder: str | Path, params: PublishParams, changelog_path: str |
     metrics = read_json(folder / layout.METRICS)
     stages = _stages(read_json(folder / provenance.FILE))
     versions = changelog.read(changelog_path)
-    return card.render(info, params.card, metrics, schema.document(), versions, layout.first_record(folder), stages)
+    files, example = layout.data_files(folder), layout.first_record(folder)
+    return card.render(info, params.card, metrics, schema.document(), files, versions, example, stages)
 
 
 def summary(metrics: dict) -> str:

@@ -154,7 +154,7 @@ def _check_hashes(path: Path, table: pa.Table, problems: list[str]) -> None:
 def _check_split(folder: Path, split: str, problems: list[str]) -> pa.Table:
     """Both copies of one split, shard by shard (one pair of shards in memory at a time): schema, text hashes,
     and the Parquet export equal to the Arrow files. The (id, text_sha256) rows of its Arrow shards."""
-    arrows, parquets = layout.arrow_files(folder, split), layout.parquet_files(folder, split)
+    arrows, parquets = sorted((folder / split).glob("data-*.arrow")), sorted(folder.glob(layout.export_pattern(split)))
     for paths, kind in ((arrows, "arrow"), (parquets, "parquet")):
         if not paths:
             problems.append(f"{folder}: no {kind} files for split {split}")
@@ -178,13 +178,14 @@ def _check_split(folder: Path, split: str, problems: list[str]) -> pa.Table:
 
 
 def _check_state(state: Path, arrows: list[Path], problems: list[str]) -> None:
-    """A split's state.json names its own Arrow files and no other: they are what ``load_from_disk`` opens."""
+    """A split's state.json names its own Arrow files, each once, and no other: they are what ``load_from_disk``
+    opens (``arrows``: the split's, by name)."""
     try:
         named = [entry["filename"] for entry in json.loads(state.read_text(encoding="utf-8"))["_data_files"]]
     except (OSError, ValueError, RecursionError, KeyError, TypeError) as e:
         problems.append(f"{state}: unreadable: {type(e).__name__}: {str(e)[:200]}")
         return
-    if named != [path.name for path in arrows]:
+    if sorted(named, key=str) != [path.name for path in arrows] or len(set(map(str, named))) != len(named):
         problems.append(f"{state}: names {str(named)[:200]}, not the split's Arrow files")
 
 
@@ -293,9 +294,13 @@ def check_card(folder: Path, rows: Rows, problems: list[str]) -> None:
     except (ValueError, KeyError, TypeError, AttributeError) as e:
         problems.append(f"{card}: no valid YAML metadata: {type(e).__name__} {str(e)[:200]}")
         return
-    filled = [{"split": split, "path": layout.export_pattern(split)} for split in SPLITS if rows[split].num_rows]
-    if front.get("configs", []) != ([{"config_name": "default", "data_files": filled}] if filled else []):
-        problems.append(f"{card}: its configs name other data files than {layout.EXPORT}/<split>-*.parquet")
+    try:
+        filled = layout.hub_data_files(layout.data_files(folder), {split: t.num_rows for split, t in rows.items()})
+    except BroadsheetError:
+        filled = None  # state.json names other files: check_shards said so
+    expected = [{"config_name": "default", "data_files": filled}] if filled else []
+    if filled is not None and front.get("configs", []) != expected:
+        problems.append(f"{card}: its configs name other data files than each split's Parquet files, in order")
     for split, pairs in rows.items():  # an empty split is left out of the card (see card.front_matter)
         if counts.get(split, 0) != pairs.num_rows:
             problems.append(f"{card}: says {counts.get(split, 0)} rows in {split}, the shards hold {pairs.num_rows}")
