@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -117,3 +118,13 @@ def make_project(root: Path, env: dict, extra_docs: int = 40) -> Path:
 
 def repro(root: Path, env: dict) -> str:
     return sh(root, env, "dvc", "repro")
+
+
+def card_as_patterns(folder: Path) -> None:
+    """The card's data files as a pattern, as versions before names by key wrote it."""
+    card = folder / "README.md"
+    text = card.read_text()
+    for split in ("train", "validation", "test"):
+        text = re.sub(rf"path:\n(    - data/{split}-[0-9a-f]+\.parquet\n)+", f"path: data/{split}-*.parquet\n", text)
+    card.write_text(text)
+    assert "path: data/train-*.parquet\n" in text

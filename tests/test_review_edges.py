@@ -19,7 +19,7 @@ from broadsheet.core.errors import BroadsheetError
 from broadsheet.core.files import MARKER
 from broadsheet.publish import validate
 from broadsheet.publish.stage import Inputs
-from helpers import make_corpus, settings, write
+from helpers import card_as_patterns, make_corpus, settings, write
 
 
 def tar_header(name: bytes, size: int, kind: bytes = b"0") -> bytes:
@@ -174,6 +174,12 @@ def test_validate_lists_more_damage_as_problems(published, tmp_path, damage, exp
     folder = copy_of(published, tmp_path)
     damage(folder)
     assert any(expected in p for p in validate.validate(folder))
+
+
+def test_a_card_of_patterns_validates_where_the_names_sort_in_order(published, tmp_path):
+    folder = copy_of(published, tmp_path)  # one shard in each split: names in order
+    card_as_patterns(folder)
+    assert validate.validate(folder) == []
 
 
 def _not_utf8(path):

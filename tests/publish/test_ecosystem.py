@@ -12,7 +12,7 @@ import pytest
 from broadsheet import normalize, publish
 from broadsheet.core.params import PublishParams
 from broadsheet.publish import validate
-from helpers import SEED_PATH, make_corpus, settings
+from helpers import SEED_PATH, card_as_patterns, make_corpus, settings
 
 
 @pytest.fixture(scope="module")
@@ -81,6 +81,15 @@ def test_validate_names_a_card_that_lists_the_files_in_another_order(published, 
     card = folder / "README.md"
     card.write_text(card.read_text().replace(listed, "".join(f"    - {path}\n" for path in reversed(train)), 1))
     assert train[0] not in card.read_text().split(train[-1])[0]  # now listed after the last
+    assert any("its configs name other data files" in p for p in validate.validate(folder))
+
+
+def test_validate_names_a_card_of_patterns_where_the_names_do_not_sort_in_order(published, tmp_path):
+    import shutil
+
+    folder = tmp_path / "ds"
+    shutil.copytree(published, folder)
+    card_as_patterns(folder)
     assert any("its configs name other data files" in p for p in validate.validate(folder))
 
 

@@ -5,7 +5,8 @@ duplicates.parquet   one row per member of a duplicate cluster (schemas/duplicat
                      id, path, kind (kept | exact | near), similarity to the kept document
 metrics.json         documents, clusters, exact and near duplicates, candidate and verified pairs
 provenance.json      toolkit version, code hash and settings of the run (core.provenance)
-keys/part-<key>.parquet  the LSH band keys of every row of the normalize shard of that name, and whether it has words
+keys/part-<sha256>.parquet  the LSH band keys of every row of the normalize shard of that name, and whether it
+                     has words
 pairs.parquet        the Jaccard similarity of every pair of texts (by hash) this run compared
 reuse.json           the settings they were made with, each key file's texts digest, and every file's sha256
 ```
@@ -52,7 +53,7 @@ def write(folder: Path, decisions: list[dict], metrics: dict, record: dict) -> N
     write_json(folder / _provenance.FILE, record)
 
 
-KEY_FILE = re.compile(rf"{KEYS}/part-[0-9a-f]{{32}}\.parquet")
+KEY_FILE = re.compile(rf"{KEYS}/part-[0-9a-f]{{5,32}}\.parquet")
 """What an index may name as a key file: one in the folder's keys/, nothing outside it."""
 
 

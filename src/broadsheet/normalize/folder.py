@@ -48,8 +48,9 @@ OWNER = Owner(
 )
 
 
-SHARD_FILE = re.compile(rf"{DATA}/part-[0-9a-f]{{32}}\.parquet")
-"""What the index may name as a shard's file: one in the folder's data/, nothing outside it."""
+SHARD_FILE = re.compile(rf"{DATA}/part-[0-9a-f]{{5,32}}\.parquet")
+"""What the index may name as a shard's file: one in the folder's data/, nothing outside it (the names of
+earlier versions, part-00012, too)."""
 
 
 def shard_name(sha256: str) -> str:
@@ -84,7 +85,7 @@ def shards(folder: str | Path) -> list[Path]:
     """The Parquet shards of a complete normalize output, in order (the index's), each checked to have the
     document schema."""
     folder = _complete(folder)
-    paths = [folder / name for name in listed(read_json(folder / INDEX), folder / INDEX)]
+    paths = [folder / name for name in _listed(read_json(folder / INDEX), folder / INDEX)]
     expected = schema.document()
     for path in paths:
         if not path.is_file():  # a FIFO would hang the reader (a link to a file, as DVC makes, is one)
@@ -101,7 +102,7 @@ def shards(folder: str | Path) -> list[Path]:
     return paths
 
 
-def listed(index, where: Path) -> list[str]:
+def _listed(index, where: Path) -> list[str]:
     """The shard files an index (``INDEX``'s data) names, in order: each once, and each in data/."""
     try:
         names = [row["file"] for row in index["shards"] if row["file"] is not None]

@@ -82,7 +82,9 @@ def export_pattern(split: str) -> str:
     return f"{EXPORT}/{split}-*.parquet"
 
 
-ARROW_FILE = re.compile("data-[0-9a-f]{32}\\.arrow")
+ARROW_FILE = re.compile("data-[0-9a-z-]+\\.arrow")
+"""What state.json may name: a file of the split's own folder (data-<key>.arrow; data-00012-of-00159.arrow in
+folders of earlier versions)."""
 
 
 def shard_files(folder: Path, split: str, key: str) -> tuple[Path, Path]:

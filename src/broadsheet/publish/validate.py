@@ -295,15 +295,24 @@ def check_card(folder: Path, rows: Rows, problems: list[str]) -> None:
         problems.append(f"{card}: no valid YAML metadata: {type(e).__name__} {str(e)[:200]}")
         return
     try:
-        filled = layout.hub_data_files(layout.data_files(folder), {split: t.num_rows for split, t in rows.items()})
+        files = layout.data_files(folder)
     except BroadsheetError:
-        filled = None  # state.json names other files: check_shards said so
-    expected = [{"config_name": "default", "data_files": filled}] if filled else []
-    if filled is not None and front.get("configs", []) != expected:
+        files = None  # state.json names other files: check_shards said so
+    if files is not None and not _lists(front.get("configs", []), files, {s: t.num_rows for s, t in rows.items()}):
         problems.append(f"{card}: its configs name other data files than each split's Parquet files, in order")
     for split, pairs in rows.items():  # an empty split is left out of the card (see card.front_matter)
         if counts.get(split, 0) != pairs.num_rows:
             problems.append(f"{card}: says {counts.get(split, 0)} rows in {split}, the shards hold {pairs.num_rows}")
+
+
+def _lists(configs, files: dict[str, list[str]], rows: dict[str, int]) -> bool:
+    """The card's ``configs`` lead ``load_dataset`` to each split's ``files`` in order, as they are listed, or by
+    a pattern where the names sort in that order (the positional names of earlier versions)."""
+    listed = layout.hub_data_files(files, rows)
+    accepted = [listed]
+    if all(sorted(entry["path"]) == entry["path"] for entry in listed):
+        accepted.append([{**entry, "path": layout.export_pattern(entry["split"])} for entry in listed])
+    return any(configs == ([{"config_name": "default", "data_files": d}] if d else []) for d in accepted)
 
 
 def check_fingerprint(folder: Path, rows: Rows, problems: list[str]) -> None:
