@@ -4,6 +4,7 @@ its previous output; what it writes is byte for byte a fresh run's."""
 from __future__ import annotations
 
 import hashlib
+import json
 import shutil
 
 import datasets
@@ -11,6 +12,7 @@ import pyarrow as pa
 import pytest
 
 from broadsheet import normalize, publish
+from broadsheet.core import files
 from broadsheet.core.params import NormalizeParams, PublishParams
 from broadsheet.publish import layout, manifest, reuse
 from helpers import article, key, settings, tree_bytes, write
@@ -63,6 +65,39 @@ def test_a_second_run_encodes_only_the_changed_shards_and_matches_a_fresh_run(tm
     assert fresh == again
     assert tree_bytes(tmp_path / "p") == tree_bytes(tmp_path / "fresh")
     assert datasets.load_from_disk(str(tmp_path / "p"))["train"].num_rows == fresh["splits"]["train"]["rows"]
+
+
+def test_a_second_run_checks_kept_shards_without_reading_them(tmp_path, monkeypatch):
+    """The state knows every file the first run wrote: a kept shard is hashed by no one, its Arrow file is not
+    parsed (the card's example is read from one shard), and of its Parquet copy only the ids are read."""
+    raw = tmp_path / "raw"
+    corpus(raw, range(60))
+    run(raw, tmp_path, tmp_path / "p")
+    corpus(raw, [*range(60), 70])
+    params = settings(PublishParams(shard_rows=4), workers=1)
+    normalize.run([raw], tmp_path / "n", params, progress=False)
+    calls = {"hashed": 0, "arrow": 0, "columns": []}
+    hash_stream, open_stream, read_parquet = files.hash_stream, pa.ipc.open_stream, reuse.read_parquet
+
+    def hashing(f, *args):
+        calls["hashed"] += 1
+        return hash_stream(f, *args)
+
+    def streaming(source, *args, **kwargs):
+        calls["arrow"] += 1
+        return open_stream(source, *args, **kwargs)
+
+    def reading(source, columns=None):
+        calls["columns"].append(columns)
+        return read_parquet(source, columns)
+
+    monkeypatch.setattr(files, "hash_stream", hashing)
+    monkeypatch.setattr(pa.ipc, "open_stream", streaming)
+    monkeypatch.setattr(reuse, "read_parquet", reading)
+    publish.run(tmp_path / "n", tmp_path / "p", params, progress=False)
+    kept = len(json.loads((tmp_path / "p" / layout.INDEX).read_text())["splits"]["train"])
+    assert kept > 5 and calls["hashed"] == 0 and calls["arrow"] <= 1
+    assert set(map(tuple, calls["columns"])) == {("id",), ("id", "path", "raw_sha256", "content_sha256")}
 
 
 def test_a_damaged_shard_or_another_normaliser_is_encoded_again(tmp_path, counted):

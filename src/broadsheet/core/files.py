@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 from broadsheet.core import interrupts, state
 from broadsheet.core.errors import BroadsheetError, failing_as, reason
@@ -177,19 +178,30 @@ def keep(previous: Path, path: Path) -> None:
         shutil.copyfile(previous, path)
 
 
-def previous_bytes(path: Path, sha256: str | None = None) -> bytes | None:
-    """The bytes of a previous output's file ``path`` if it is a regular file (and, given ``sha256``, still the
-    file an index vouches for: hashed, unless ``core.state`` knows it as it is); None if it is missing, is a
-    link, a FIFO or a device (planted there, it must neither hang a run nor lead it out of the folder), or has
-    other bytes."""
+@contextmanager
+def previous_file(path: Path) -> Iterator[BinaryIO | None]:
+    """A previous output's file ``path``, open for reading, if it is a regular file; None if it is missing, is a
+    link, a FIFO or a device (planted there, it must neither hang a run nor lead it out of the folder)."""
     try:
         handle = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
     except OSError:
-        return None
+        yield None
+        return
     if not stat.S_ISREG(os.fstat(handle).st_mode):  # a folder opens too, but fdopen refuses it
         os.close(handle)
-        return None
+        yield None
+        return
     with os.fdopen(handle, "rb") as f:
+        yield f
+
+
+def previous_bytes(path: Path, sha256: str | None = None) -> bytes | None:
+    """The bytes of a previous output's file ``path`` if it is a regular file (``previous_file``) and, given
+    ``sha256``, still the file an index vouches for (hashed, unless ``core.state`` knows it as it is); else
+    None."""
+    with previous_file(path) as f:
+        if f is None:
+            return None
         before = os.fstat(f.fileno())
         data = f.read()
         unchanged = _same(os.fstat(f.fileno()), before)

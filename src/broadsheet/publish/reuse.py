@@ -20,7 +20,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from broadsheet.core import columns, provenance
-from broadsheet.core.files import previous_bytes
+from broadsheet.core.files import known_sha256, previous_bytes, previous_file
 from broadsheet.core.params import SPLITS
 from broadsheet.core.shards import read_parquet
 from broadsheet.core.state import SHA256
@@ -49,17 +49,22 @@ class Files:
     sha256: tuple[str, str]
 
     def hold(self, rows: pa.Table) -> bool:
-        """Both files are still what the index says and hold the ids of ``rows`` in order (so an index whose
-        keys were swapped gives nothing)."""
-        data = (previous_bytes(self.arrow, self.sha256[0]), previous_bytes(self.parquet, self.sha256[1]))
-        if None in data:
-            return False
-        try:
-            arrow = pa.ipc.open_stream(pa.BufferReader(data[0])).read_all().column("id")
-            parquet = read_parquet(pa.BufferReader(data[1]), columns=["id"]).column("id")
-        except (OSError, pa.ArrowException):
-            return False
-        return arrow.equals(rows.column("id")) and parquet.equals(rows.column("id"))
+        """Both files are still the bytes the index says (as ``core.state`` knows them, else hashed), and the
+        Parquet copy holds the ids of ``rows`` in order (so an index whose keys were swapped gives nothing).
+
+        Only the Parquet file's id column is read: the Arrow file was written from the same rows, and reading
+        either whole would make a run read every kept byte of the corpus.
+        """
+        with previous_file(self.arrow) as arrow, previous_file(self.parquet) as parquet:
+            if arrow is None or parquet is None:
+                return False
+            if known_sha256(arrow) != self.sha256[0] or known_sha256(parquet) != self.sha256[1]:
+                return False
+            parquet.seek(0)
+            try:
+                return read_parquet(parquet, columns=["id"]).column("id").equals(rows.column("id"))
+            except (OSError, pa.ArrowException):
+                return False
 
 
 class Previous:
