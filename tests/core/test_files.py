@@ -146,3 +146,13 @@ def test_two_runs_into_one_out_at_once_leave_one_whole_output(tmp_path, cli_env)
     rows = sum(pq.ParquetFile(p).metadata.num_rows for p in (tmp_path / "out" / "data").glob("*.parquet"))
     assert rows == SLOW_CORPUS
     assert not [p for p in tmp_path.iterdir() if "broadsheet-partial" in p.name]
+
+
+def test_read_json_of_a_fifo_or_a_folder_is_one_error_not_a_hang(tmp_path):
+    from broadsheet.core.files import read_json
+
+    os.mkfifo(tmp_path / "fifo.json")  # a plain read would wait for a writer
+    (tmp_path / "folder.json").mkdir()
+    for path in (tmp_path / "fifo.json", tmp_path / "folder.json"):
+        with pytest.raises(BroadsheetError, match="cannot read"):
+            read_json(path)

@@ -149,3 +149,11 @@ def test_nothing_altered_or_planted_in_the_previous_output_is_taken(tmp_path, st
     run(raw, tmp_path, tmp_path / "d", hashed)
     assert hashed["texts"] == 80
     assert tree_bytes(tmp_path / "d") == tree_bytes(tmp_path / "fresh")
+
+    index = json.loads((tmp_path / "d" / layout.INDEX).read_text())
+    index["keys"][0]["sha256"] = None  # no sha256 to check the file by: nothing is taken unchecked
+    (tmp_path / "d" / layout.INDEX).write_text(json.dumps(index))
+    hashed["texts"] = 0
+    run(raw, tmp_path, tmp_path / "d", hashed)
+    assert hashed["texts"] == 80
+    assert tree_bytes(tmp_path / "d") == tree_bytes(tmp_path / "fresh")

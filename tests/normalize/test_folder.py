@@ -91,3 +91,37 @@ def test_a_stage_whose_input_changes_after_the_listing_ends_with_one_error(tmp_p
     assert done.stdout.startswith("error: ") and done.stdout.count("\n") == 1, done.stdout
     assert CAUSES[change] in done.stdout and "changed meanwhile" in done.stdout
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        lambda index: index["shards"][0].update(file=["x"]),
+        lambda index: index["shards"][0].update(file={"a": 1}),
+        lambda index: index["shards"][0].update(file="data/../../outside.parquet"),
+        lambda index: index["shards"].append(index["shards"][0]),  # a shard twice
+        lambda index: index.update(shards=None),
+    ],
+)
+def test_an_index_that_names_no_shard_of_the_folder_is_one_error(tmp_path, normalized, edit):
+    import json
+    import shutil
+
+    out = tmp_path / "copy"
+    shutil.copytree(normalized, out)
+    index = json.loads((out / folder.INDEX).read_text())
+    edit(index)
+    (out / folder.INDEX).write_text(json.dumps(index))
+    with pytest.raises(BroadsheetError, match=folder.INDEX):
+        folder.shards(out)
+
+
+def test_an_index_that_is_a_fifo_is_one_error_not_a_hang(tmp_path, normalized):
+    import shutil
+
+    out = tmp_path / "copy"
+    shutil.copytree(normalized, out)
+    (out / folder.INDEX).unlink()
+    os.mkfifo(out / folder.INDEX)  # a plain read would wait for a writer
+    with pytest.raises(BroadsheetError, match="not a regular file"):
+        folder.shards(out)

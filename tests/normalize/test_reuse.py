@@ -231,6 +231,37 @@ def test_nothing_planted_or_miscounted_in_the_previous_output_is_taken(tmp_path,
     assert_as_fresh(raw, out)
 
 
+@pytest.mark.parametrize("edit", ["same file", "swapped", "same name, other sha256"])
+def test_an_index_whose_entries_would_meet_at_one_file_is_not_taken(tmp_path, normalised, edit):
+    """Files are named by their sha256: an index edited so that two entries name one file (or two sha256 that
+    give one name) must neither lose a shard nor write through a hard link into the previous output."""
+    raw, out = tmp_path / "raw", tmp_path / "n"
+    for n in range(60):
+        write(raw, name(n), article(n))
+    run(raw, out)
+    index = json.loads((out / "shards.json").read_text())
+    first, second = [row for row in index["shards"] if row["file"]][:2]
+    if edit == "same file":
+        second.update(file=first["file"], sha256=first["sha256"], rows=first["rows"])
+    elif edit == "swapped":
+        for field in ("file", "sha256"):
+            first[field], second[field] = second[field], first[field]
+    else:
+        second["sha256"] = first["sha256"][:32] + "0" * 32
+        second["file"] = first["file"]
+    (out / "shards.json").write_text(json.dumps(index))
+    backup = tmp_path / "backup"
+    backup.mkdir()
+    before = {}
+    for path in (out / "data").iterdir():
+        os.link(path, backup / path.name)  # as `cp -al` or DVC's hardlink cache would hold them
+        before[path.name] = path.read_bytes()
+    normalised.clear()
+    run(raw, out)
+    assert {p.name: p.read_bytes() for p in backup.iterdir()} == before
+    assert_as_fresh(raw, out)
+
+
 def test_a_changed_shard_past_the_bytes_held_reads_its_files_again(tmp_path, normalised, monkeypatch):
     raw, out = tmp_path / "raw", tmp_path / "n"
     for n in range(30):

@@ -84,6 +84,21 @@ def test_validate_names_a_card_that_lists_the_files_in_another_order(published, 
     assert any("its configs name other data files" in p for p in validate.validate(folder))
 
 
+def test_validate_names_a_split_reordered_in_its_state_and_card_alike(published, tmp_path):
+    import shutil
+
+    from broadsheet.publish.stage import render_card
+
+    folder = tmp_path / "ds"
+    shutil.copytree(published, folder)
+    state = folder / "train" / "state.json"
+    found = json.loads(state.read_text())
+    found["_data_files"].reverse()  # load_from_disk would give the rows in another order
+    state.write_text(json.dumps(found))
+    (folder / "README.md").write_text(render_card(folder, PublishParams()))  # the card follows state.json
+    assert any("_fingerprint is not that of its Arrow files in this order" in p for p in validate.validate(folder))
+
+
 def test_validate_names_a_card_of_patterns_where_the_names_do_not_sort_in_order(published, tmp_path):
     import shutil
 

@@ -149,6 +149,14 @@ def test_nothing_swapped_or_planted_in_the_previous_output_is_taken(tmp_path, co
     assert counted["hashes"] == 60  # without a readable manifest nothing of the previous output is taken
     assert tree_bytes(tmp_path / "p") == tree_bytes(tmp_path / "fresh")
 
+    index = json.loads(index_path.read_text())
+    index["splits"]["train"][0]["arrow_sha256"] = None  # nothing to check the file by: nothing is taken unchecked
+    index_path.write_text(json.dumps(index))
+    counted.update(hashes=0, exports=0)
+    run(raw, tmp_path, tmp_path / "p")
+    assert counted["hashes"] == 60
+    assert tree_bytes(tmp_path / "p") == tree_bytes(tmp_path / "fresh")
+
 
 def test_a_shard_key_is_the_hash_of_its_rows_line_by_line():
     rows = pa.table(

@@ -168,14 +168,25 @@ def keep(previous: Path, path: Path) -> None:
     allows, so it keeps its inode and time and DVC's state knows its hash without reading it again; else a copy.
     OSError if ``previous`` is no regular file (a link, a FIFO, a device planted there is not taken).
 
-    Safe because no output file is ever written in place: a run writes new files and renames folders.
+    Safe because no output file is ever written in place: a run writes new files and renames folders. So a
+    ``path`` that exists already is FileExistsError, never written over (it may be a link to a previous file);
+    on any error nothing is left at ``path`` by this call.
     """
     if not stat.S_ISREG(os.lstat(previous).st_mode):
         raise OSError(f"{previous} is not a regular file")
     try:
         os.link(previous, path)
+        return
+    except FileExistsError:
+        raise
     except OSError:
-        shutil.copyfile(previous, path)
+        pass  # no hard links here: a copy
+    with open(previous, "rb") as source, open(path, "xb") as target:
+        try:
+            shutil.copyfileobj(source, target)
+        except BaseException:
+            path.unlink(missing_ok=True)  # the copy begun here: on an error, nothing of it is left
+            raise
 
 
 @contextmanager
@@ -217,16 +228,25 @@ def previous_bytes(path: Path, sha256: str | None = None) -> bytes | None:
 def write_or_keep(path: Path, data, sha256: str, previous: Path | None) -> str:
     """``write_hashed``, unless the previous output's file ``previous`` holds those bytes: then that file is put
     at ``path`` (``keep``: DVC's state knows its hash) and checked there."""
-    if previous is not None:
-        try:
-            keep(previous, path)
-            with open(path, "rb") as f:
-                if known_sha256(f) == sha256:
-                    return sha256
-        except OSError:
-            pass
-        path.unlink(missing_ok=True)
+    if previous is not None and _kept(previous, path, sha256):
+        return sha256
     return write_hashed(path, data, sha256)
+
+
+def _kept(previous: Path, path: Path, sha256: str) -> bool:
+    """Whether ``keep`` put ``previous`` at ``path`` with bytes of that ``sha256``; nothing of it is left if not."""
+    try:
+        keep(previous, path)
+    except OSError:
+        return False
+    try:
+        with open(path, "rb") as f:
+            if known_sha256(f) == sha256:
+                return True
+    except OSError:
+        pass
+    path.unlink(missing_ok=True)
+    return False
 
 
 def write_hashed(path: Path, data, sha256: str | None = None) -> str:
@@ -234,7 +254,11 @@ def write_hashed(path: Path, data, sha256: str | None = None) -> str:
     given: the bytes' own, taken where they were made), taken from the bytes in hand rather than read back, and
     kept in ``core.state`` as the file's."""
     view = memoryview(data)
-    with open(path, "wb") as f:
+    try:
+        f = open(path, "xb")  # a new file: one there is another's (see ``keep``), which must not be written over
+    except FileExistsError:
+        raise BroadsheetError(f"{path} is written twice in one run (an index edited by hand?): run again") from None
+    with f:
         f.write(view)
         f.flush()
         written = os.fstat(f.fileno())
@@ -286,8 +310,12 @@ def write_json(path: str | Path, obj, sort_keys: bool = True) -> None:
 
 
 def read_json(path: str | Path):
-    """A JSON file's data; a one-line error when it cannot be read or parsed."""
+    """A JSON file's data; a one-line error when it cannot be read or parsed, or is no regular file (a FIFO
+    would block the read)."""
     try:
-        return json.loads(Path(path).read_text(encoding="utf-8"))
+        with open(path, "rb", opener=lambda name, flags: os.open(name, flags | os.O_NONBLOCK)) as f:
+            if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+                raise BroadsheetError(f"cannot read {path}: not a regular file")
+            return json.loads(f.read().decode("utf-8"))
     except (OSError, ValueError, RecursionError) as e:
         raise BroadsheetError(f"cannot read {path}: {reason(e)}") from None

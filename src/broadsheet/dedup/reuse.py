@@ -24,6 +24,7 @@ import pyarrow as pa
 from broadsheet.core import provenance
 from broadsheet.core.files import previous_bytes
 from broadsheet.core.params import DedupParams
+from broadsheet.core.state import SHA256
 from broadsheet.dedup import folder as layout
 
 LIBRARIES = ("numba", "numpy", "pyarrow")
@@ -75,7 +76,7 @@ class Previous:
             if index["settings"] != fingerprint:
                 return
             for entry in index["keys"]:
-                if not layout.KEY_FILE.fullmatch(entry["file"]):
+                if not layout.KEY_FILE.fullmatch(entry["file"]) or not SHA256.fullmatch(entry["sha256"]):
                     raise ValueError(f"not a key file of the folder: {entry['file']!r}")
                 found = KeyFile(folder / entry["file"], entry["sha256"])
                 self.keys.setdefault(entry["texts"], found)

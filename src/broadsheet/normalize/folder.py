@@ -108,7 +108,7 @@ def _listed(index, where: Path) -> list[str]:
         names = [row["file"] for row in index["shards"] if row["file"] is not None]
     except (KeyError, TypeError) as e:
         raise BroadsheetError(f"{where} is not an index of shards ({type(e).__name__}: {e})") from None
-    if len(set(names)) != len(names) or not all(isinstance(n, str) and SHARD_FILE.fullmatch(n) for n in names):
+    if not all(isinstance(n, str) and SHARD_FILE.fullmatch(n) for n in names) or len(set(names)) != len(names):
         raise BroadsheetError(f"{where} names a shard twice, or a file that is not one of data/: run normalize again")
     return names
 

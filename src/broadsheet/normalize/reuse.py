@@ -47,7 +47,7 @@ from broadsheet.core.files import keep, known_sha256, previous_bytes
 from broadsheet.core.state import SHA256
 from broadsheet.core.values import Source
 from broadsheet.inputs import archives, walk
-from broadsheet.normalize.folder import ARCHIVES, INDEX, SHARD_FILE, shard_name
+from broadsheet.normalize.folder import ARCHIVES, INDEX, shard_name
 
 LIBRARIES = ("pyarrow", "pycld2", "ftfy", "charset-normalizer", "budoux")
 """The distributions whose versions can change a record (tests/test_stage_deps.py holds them to the imports)."""
@@ -111,6 +111,9 @@ class Entry:
         path = folder / shard_name(self.sha256)
         try:
             keep(self.folder / self.file, path)
+        except OSError:  # nothing of it is at ``path``: what may be there is another's
+            return False
+        try:
             # checked where it now is (these are the bytes published), and that it holds the rows the index says
             with open(path, "rb") as f:
                 same = known_sha256(f) == self.sha256
@@ -310,6 +313,9 @@ def previous(folder: Path) -> Previous:
     try:
         index = json.loads(previous_bytes(folder / INDEX) or b"")
         entries = {row["key"]: _entry(folder, row) for row in index["shards"]}
+        files = [entry.file for entry in entries.values() if entry.file is not None]
+        if len(entries) != len(index["shards"]) or len(set(files)) != len(files):
+            raise ValueError("a key or a file twice")  # each names a file this run writes: they must not meet
         archives = index.get("archives")
         return Previous(index["fingerprint"], entries, folder, archives if isinstance(archives, str) else None)
     except (ValueError, KeyError, TypeError):
@@ -318,7 +324,7 @@ def previous(folder: Path) -> Previous:
 
 def _entry(folder: Path, row: dict) -> Entry:
     # The whole index is then not taken. The sha256 names the file this run puts the shard in.
-    if row["file"] is not None and not (SHARD_FILE.fullmatch(row["file"]) and SHA256.fullmatch(row["sha256"])):
+    if row["file"] is not None and not (SHA256.fullmatch(row["sha256"]) and row["file"] == shard_name(row["sha256"])):
         raise ValueError(f"not a shard of the folder: {row['file']!r}, {row['sha256']!r}")
     (first_ordinal, first_path), (last_ordinal, last_path) = row["span"]
     places = (_place(first_ordinal, first_path), _place(last_ordinal, last_path))

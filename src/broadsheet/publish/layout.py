@@ -212,15 +212,17 @@ def take(files: reuse.Files, rows: pa.Table, arrow: Path, parquet: Path) -> bool
     """Put a previous shard's two files at ``arrow`` and ``parquet`` if they are what its index says and hold
     ``rows``; else leave nothing there."""
     try:
-        if files.hold(rows):
-            keep(files.arrow, arrow)
-            keep(files.parquet, parquet)
-            return True
-    except OSError:  # there a moment ago
-        pass
-    arrow.unlink(missing_ok=True)
-    parquet.unlink(missing_ok=True)
-    return False
+        if not files.hold(rows):
+            return False
+        keep(files.arrow, arrow)
+    except OSError:  # there a moment ago (``keep`` leaves nothing at ``arrow`` then)
+        return False
+    try:
+        keep(files.parquet, parquet)
+    except OSError:
+        arrow.unlink()
+        return False
+    return True
 
 
 def make_dirs(folder: Path) -> None:
@@ -233,10 +235,9 @@ def write_split(folder: Path, split: str, index: list[dict], lengths: list[int])
     from datasets import SplitInfo
 
     files = [shard_files(folder, split, shard["key"])[0] for shard in index]
-    digest = hashlib.sha256("".join(s["arrow_sha256"] for s in index).encode()).hexdigest()
     state = {
         "_data_files": [{"filename": p.name} for p in files],
-        "_fingerprint": digest[:16],
+        "_fingerprint": split_fingerprint([s["arrow_sha256"] for s in index]),
         "_format_columns": None,
         "_format_kwargs": {},
         "_format_type": None,
@@ -246,6 +247,11 @@ def write_split(folder: Path, split: str, index: list[dict], lengths: list[int])
     write_json(folder / split / STATE, state)
     num_bytes = sum(p.stat().st_size for p in files)
     return SplitInfo(name=split, num_bytes=num_bytes, num_examples=sum(lengths), shard_lengths=lengths)
+
+
+def split_fingerprint(arrow_sha256: list[str]) -> str:
+    """A split's ``_fingerprint`` in its state.json: of its Arrow files' sha256, in order."""
+    return hashlib.sha256("".join(arrow_sha256).encode()).hexdigest()[:16]
 
 
 def write_index(folder: Path, fingerprint: str, index: dict[str, list[dict]], manifest_sha256: list[str]) -> None:

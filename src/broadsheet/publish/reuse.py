@@ -83,8 +83,9 @@ class Previous:
         try:
             for split in SPLITS:
                 for row in index["splits"][split]:
-                    if not SHA256.fullmatch(row["key"]):  # it names the files: one of another form could lead outside
-                        raise ValueError(f"not a shard key: {row['key']!r}")
+                    hashes = (row["key"], row["arrow_sha256"], row["parquet_sha256"])
+                    if not all(SHA256.fullmatch(h) for h in hashes):  # a key names files; a sha256 checks them
+                        raise ValueError(f"not a shard key and files' sha256: {hashes!r}")
                     arrow, parquet = files(split, row["key"])
                     self.shards[row["key"]] = Files(arrow, parquet, (row["arrow_sha256"], row["parquet_sha256"]))
             self.manifest_files = {sha256: manifest(sha256) for sha256 in index["manifest"]}

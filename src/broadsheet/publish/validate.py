@@ -179,14 +179,23 @@ def _check_split(folder: Path, split: str, problems: list[str]) -> pa.Table:
 
 def _check_state(state: Path, arrows: list[Path], problems: list[str]) -> None:
     """A split's state.json names its own Arrow files, each once, and no other: they are what ``load_from_disk``
-    opens (``arrows``: the split's, by name)."""
+    opens (``arrows``: the split's, by name); in the order publish wrote them, which its ``_fingerprint`` holds."""
     try:
-        named = [entry["filename"] for entry in json.loads(state.read_text(encoding="utf-8"))["_data_files"]]
+        found = json.loads(state.read_text(encoding="utf-8"))
+        named = [entry["filename"] for entry in found["_data_files"]]
     except (OSError, ValueError, RecursionError, KeyError, TypeError) as e:
         problems.append(f"{state}: unreadable: {type(e).__name__}: {str(e)[:200]}")
         return
     if sorted(named, key=str) != [path.name for path in arrows] or len(set(map(str, named))) != len(named):
         problems.append(f"{state}: names {str(named)[:200]}, not the split's Arrow files")
+        return
+    try:
+        fingerprint = layout.split_fingerprint([sha256_file(state.parent / name) for name in named])
+    except OSError as e:
+        problems.append(f"{state}: its Arrow files cannot be read: {reason(e)}")
+        return
+    if found.get("_fingerprint") != fingerprint:
+        problems.append(f"{state}: its _fingerprint is not that of its Arrow files in this order (reordered?)")
 
 
 PAIRS = pa.schema([("id", pa.string()), ("text_sha256", pa.string())])
