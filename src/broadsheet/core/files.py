@@ -228,13 +228,14 @@ def previous_bytes(path: Path, sha256: str | None = None) -> bytes | None:
 def write_or_keep(path: Path, data, sha256: str, previous: Path | None) -> str:
     """``write_hashed``, unless the previous output's file ``previous`` holds those bytes: then that file is put
     at ``path`` (``keep``: DVC's state knows its hash) and checked there."""
-    if previous is not None and _kept(previous, path, sha256):
+    if previous is not None and keep_checked(previous, path, sha256):
         return sha256
     return write_hashed(path, data, sha256)
 
 
-def _kept(previous: Path, path: Path, sha256: str) -> bool:
-    """Whether ``keep`` put ``previous`` at ``path`` with bytes of that ``sha256``; nothing of it is left if not."""
+def keep_checked(previous: Path, path: Path, sha256: str) -> bool:
+    """Whether ``keep`` put ``previous`` at ``path`` with bytes of that ``sha256`` (checked where it now is);
+    nothing of it is left there if not."""
     try:
         keep(previous, path)
     except OSError:

@@ -43,7 +43,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from broadsheet.core import provenance, schema
-from broadsheet.core.files import keep, known_sha256, previous_bytes
+from broadsheet.core.files import keep_checked, previous_bytes
 from broadsheet.core.state import SHA256
 from broadsheet.core.values import Source
 from broadsheet.inputs import archives, walk
@@ -109,15 +109,10 @@ class Entry:
         if self.file is None:
             return True
         path = folder / shard_name(self.sha256)
-        try:
-            keep(self.folder / self.file, path)
-        except OSError:  # nothing of it is at ``path``: what may be there is another's
+        if not keep_checked(self.folder / self.file, path, self.sha256):
             return False
-        try:
-            # checked where it now is (these are the bytes published), and that it holds the rows the index says
-            with open(path, "rb") as f:
-                same = known_sha256(f) == self.sha256
-            if same and pq.ParquetFile(path).metadata.num_rows == self.record["rows"]:
+        try:  # and it holds the rows the index says
+            if pq.ParquetFile(path).metadata.num_rows == self.record["rows"]:
                 return True
         except (OSError, pa.ArrowException):
             pass
