@@ -448,3 +448,59 @@ def test_a_second_run_reads_no_unchanged_tar_shard_nor_kept_shard_to_check_it(tm
     run(raw, out)
     assert "part-1.tar.gz" in hashed
     assert_as_fresh(raw, out)
+
+
+HOSTILE_ROWS = {
+    "counts null": {"counts": None},
+    "a count not a number": {"counts": {"lang": {"en": "many"}}},
+    "counts a list": {"counts": [1, 2]},
+    "rows a string": {"rows": "3"},
+    "rows negative": {"rows": -1},
+    "rows true": {"rows": True},
+    "rejected null": {"rejected": None},
+    "a rejected path not a string": {"rejected": [{"path": 1, "reason": "r", "detail": "d"}]},
+    "a rejected row of other fields": {"rejected": [{"path": "p", "why": "r"}]},
+    "a filtered value not a number": {
+        "filtered": [{"id": "i", "path": "p", "reason": "r", "value": "high", "detail": "d"}]
+    },
+    "span null": {"span": None},
+    "an ordinal not a number": {"span": [["first", "a"], [1, "b"]]},
+    "a span path not a string": {"span": [[0, 5], [1, "b"]]},
+    "key a number": {"key": 5},
+    "row a list": None,
+}
+
+
+@pytest.mark.parametrize("edit", list(HOSTILE_ROWS))
+def test_an_index_row_of_another_shape_is_not_taken_and_nothing_crashes(tmp_path, normalised, edit):
+    """Whatever a hand-edited ``shards.json`` holds, normalize runs through and writes what a fresh run writes."""
+    raw, out = tmp_path / "raw", tmp_path / "n"
+    for n in range(30):
+        write(raw, name(n), article(n))
+    run(raw, out)
+    index = json.loads((out / "shards.json").read_text())
+    if HOSTILE_ROWS[edit] is None:
+        index["shards"][1] = list(index["shards"][1].values())
+    else:
+        index["shards"][1].update(HOSTILE_ROWS[edit])
+    (out / "shards.json").write_text(json.dumps(index))
+    normalised.clear()
+    run(raw, out)
+    assert len(normalised) == 30  # the index is not taken at all
+    assert_as_fresh(raw, out)
+
+
+def test_an_index_row_that_accounts_for_other_sources_is_normalised_again(tmp_path, normalised):
+    """A row of the right shape that lists one reject more than its shard has sources is not taken as it
+    stands (metrics.json would no longer add up): that shard alone is normalised again."""
+    raw, out = tmp_path / "raw", tmp_path / "n"
+    for n in range(30):
+        write(raw, name(n), article(n))
+    run(raw, out)
+    index = json.loads((out / "shards.json").read_text())
+    index["shards"][1]["rejected"].append({"path": "made-up.txt", "reason": "empty", "detail": "made up"})
+    (out / "shards.json").write_text(json.dumps(index))
+    normalised.clear()
+    run(raw, out)
+    assert 0 < len(normalised) < 30
+    assert_as_fresh(raw, out)

@@ -40,6 +40,8 @@ TAKEDOWNS = "takedowns.parquet"
 METRICS = "metrics.json"
 INDEX = "shards.json"
 ARCHIVES = "archives.parquet"
+COUNTED = ("flags", "encoding", "lang")
+"""The record columns whose values metrics.json counts (each shard's ``counts`` in the index)."""
 OWNER = Owner(
     "normalize",
     schema.tag("document"),

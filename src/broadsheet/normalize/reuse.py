@@ -47,7 +47,7 @@ from broadsheet.core.files import keep_checked, previous_bytes
 from broadsheet.core.state import SHA256
 from broadsheet.core.values import Source
 from broadsheet.inputs import archives, walk
-from broadsheet.normalize.folder import ARCHIVES, INDEX, shard_name
+from broadsheet.normalize.folder import ARCHIVES, COUNTED, INDEX, shard_name
 
 LIBRARIES = ("pyarrow", "pycld2", "ftfy", "charset-normalizer", "budoux")
 """The distributions whose versions can change a record (tests/test_stage_deps.py holds them to the imports)."""
@@ -321,6 +321,44 @@ def _entry(folder: Path, row: dict) -> Entry:
     # The whole index is then not taken. The sha256 names the file this run puts the shard in.
     if row["file"] is not None and not (SHA256.fullmatch(row["sha256"]) and row["file"] == shard_name(row["sha256"])):
         raise ValueError(f"not a shard of the folder: {row['file']!r}, {row['sha256']!r}")
+    if not _accounting(row):
+        raise ValueError(f"an index row of another shape: {row['key']!r}")
     (first_ordinal, first_path), (last_ordinal, last_path) = row["span"]
+    if not all(_is(o, int) or o is None for o in (first_ordinal, last_ordinal)) or not (
+        _is(first_path, str) and _is(last_path, str)
+    ):
+        raise ValueError(f"a span of another shape: {row['span']!r}")
     places = (_place(first_ordinal, first_path), _place(last_ordinal, last_path))
     return Entry(folder, row["file"], row["sha256"], places, row)
+
+
+_REJECTED = {"path": str, "reason": str, "detail": str}
+_FILTERED = {"id": str, "path": str, "reason": str, "value": (int, float, type(None)), "detail": str}
+"""The fields of ``core.values.Rejected`` and ``Filtered`` as an index row holds them, and their JSON types."""
+
+
+def _is(value, kind) -> bool:
+    """Whether a JSON value is of ``kind``; true and false are no numbers here."""
+    return isinstance(value, kind) and not isinstance(value, bool)
+
+
+def _shaped(value, fields: dict) -> bool:
+    return isinstance(value, dict) and value.keys() == fields.keys() and all(_is(value[k], fields[k]) for k in fields)
+
+
+def _accounting(row: dict) -> bool:
+    """Whether an index row's accounting is of the shape this code writes: the stage takes it as it stands
+    for a shard it keeps (a row is not trusted to be a dict of lists of dicts)."""
+    rows, rejected, filtered, counts = row["rows"], row["rejected"], row["filtered"], row["counts"]
+    return (
+        _is(row["key"], str)
+        and _is(rows, int)
+        and rows >= 0
+        and isinstance(rejected, list)
+        and all(_shaped(r, _REJECTED) for r in rejected)
+        and isinstance(filtered, list)
+        and all(_shaped(f, _FILTERED) for f in filtered)
+        and isinstance(counts, dict)
+        and set(counts) <= set(COUNTED)
+        and all(isinstance(c, dict) and all(_is(n, int) and n >= 0 for n in c.values()) for c in counts.values())
+    )

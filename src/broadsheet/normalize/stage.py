@@ -111,8 +111,10 @@ def _write_shards(
         placed = False
         if shard.reused:
             entry = previous.entries[shard.key]
-            placed = entry.keep(folder)
-            shard = ShardResult.from_index(entry.record) if placed else again(len(index))
+            kept = ShardResult.from_index(entry.record)
+            # every source of the shard is accounted for once, as its index row says
+            placed = kept.files == len(shard.contents) and entry.keep(folder)
+            shard = kept if placed else again(len(index))
         file = layout.shard_name(shard.sha256) if shard.rows else None
         if shard.rows and not placed:
             _put(folder, shard, same_bytes.get(shard.sha256))

@@ -6,7 +6,8 @@ from collections import Counter
 
 from broadsheet.core.values import Filtered, Rejected
 from broadsheet.inputs.walk import NOT_A_DOCUMENT
-from broadsheet.normalize.task import COUNTED, ShardResult
+from broadsheet.normalize.folder import COUNTED
+from broadsheet.normalize.task import ShardResult
 
 
 class Tally:

@@ -23,12 +23,11 @@ from broadsheet.core.shards import PARQUET_OPTIONS
 from broadsheet.core.values import Filtered, Rejected, Source
 from broadsheet.inputs.read import read
 from broadsheet.normalize import reuse
+from broadsheet.normalize.folder import COUNTED
 from broadsheet.text import quality
 from broadsheet.text.document import normalize_document, normalize_record
 
 ROW_GROUP_ROWS = 1000
-COUNTED = ("flags", "encoding", "lang")
-"""The record columns whose values metrics.json counts."""
 
 
 @dataclass(frozen=True)
