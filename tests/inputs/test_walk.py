@@ -132,3 +132,27 @@ def test_a_tar_shard_swapped_after_the_walk_has_its_members_rejected_not_read(tm
     os.symlink(tmp_path / "other.tar", tmp_path / "raw" / "shard.tar")
     rejected = reading.read(source, 1 << 20, FieldsParams())
     assert rejected.reason == "changed_during_run" and "symbolic link" in rejected.detail
+
+
+def test_a_task_sends_its_sources_as_columns_and_the_worker_makes_the_same_sources(tmp_path):
+    """Files in two folders and members of a tar shard, in one span: the columns a task pickles to a worker
+    (``Plan.rows``) give back the Sources the plan holds, each with its own container's path and kind."""
+    import pickle
+
+    raw = tmp_path / "raw"
+    write(raw, "a/001_x.txt", article(1))
+    write(raw, "b/003_z.txt", article(3))
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        for name, n in (("002_y.txt", 2), ("004_w.txt", 4)):
+            data = article(n).encode()
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    (raw / "shard.tar.gz").write_bytes(buffer.getvalue())
+    plan = walk.plan([raw], NormalizeParams())
+    everything = range(len(plan))
+    sent = pickle.loads(pickle.dumps(plan.rows(everything))).sources()
+    assert sent == plan.sources(everything) and len(sent) == 4
+    assert {s.kind for s in sent} == {"file", "tar"} and len({s.path for s in sent}) == 3
+    assert [s.relpath for s in plan.sources(range(1, 3))] == [s.relpath for s in sent[1:3]]

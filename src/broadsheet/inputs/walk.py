@@ -112,12 +112,32 @@ class Plan:
 
     def sources(self, span: range) -> list[Source]:
         """The Sources at positions ``span`` of the source order."""
-        rows = self.table.take(self.order.slice(span.start, len(span))).to_pydict()
+        return self.rows(span).sources()
+
+    def rows(self, span: range) -> Rows:
+        """The sources at positions ``span`` of the source order, as columns (what a task sends a worker)."""
+        rows = self.table.take(self.order.slice(span.start, len(span)))
+        used = pc.unique(rows["container"]).to_pylist()
+        return Rows(rows, {c: (self.containers[c], self.kinds[c]) for c in used})
+
+
+@dataclass(frozen=True)
+class Rows:
+    """Some sources of a plan as its Arrow columns, and the containers they name: a task's sources go to a
+    worker so, and the worker makes the Source objects (a buffer pickles a few times faster than a thousand
+    tuples, and the workers make them side by side)."""
+
+    table: pa.Table
+    containers: dict[int, tuple[str, str]]
+    """Container -> (its path, its kind) for those the rows name."""
+
+    def sources(self) -> list[Source]:
+        rows, containers = self.table.to_pydict(), self.containers
         return [
-            Source(self.containers[c] + os.fsdecode(name), relpath, ident, ordinal, None, (device, inode))
+            Source(containers[c][0] + os.fsdecode(name), relpath, ident, ordinal, None, (device, inode))
             if name is not None
             else Source(
-                self.containers[c], relpath, ident, ordinal, (offset, size), (device, inode), self.kinds[c], content
+                containers[c][0], relpath, ident, ordinal, (offset, size), (device, inode), containers[c][1], content
             )
             for c, name, relpath, ident, ordinal, offset, size, device, inode, content in zip(*rows.values())
         ]

@@ -75,7 +75,7 @@ def run(
         def again(position: int) -> ShardResult:  # a reused shard whose old file was changed or lost
             return normalize_shard(plan.sources(cuts[position]), params.normalize, params.filter, fingerprint)
 
-        results = ordered(in_worker, map(plan.sources, cuts))
+        results = ordered(in_worker, map(plan.rows, cuts))
         contents: list[pa.Array] = []
         written = _write_shards(folder, results, previous, again, tally, index, bar, contents)
         tally.rejected.extend(plan.rejected)

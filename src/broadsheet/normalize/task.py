@@ -21,6 +21,7 @@ from broadsheet.core.columns import value_counts
 from broadsheet.core.params import FilterParams, NormalizeParams
 from broadsheet.core.shards import PARQUET_OPTIONS
 from broadsheet.core.values import Filtered, Rejected, Source
+from broadsheet.inputs import walk
 from broadsheet.inputs.read import read
 from broadsheet.normalize import reuse
 from broadsheet.normalize.folder import COUNTED
@@ -213,5 +214,5 @@ def init_worker(*args) -> None:
     _worker_args = args
 
 
-def in_worker(shard: list[Source]) -> ShardResult:
-    return normalize_shard(shard, *_worker_args)
+def in_worker(shard: walk.Rows) -> ShardResult:
+    return normalize_shard(shard.sources(), *_worker_args)
