@@ -7,12 +7,15 @@ import os
 import tarfile
 import time
 
+import pyarrow as pa
+import pytest
+
 from broadsheet import normalize
 from broadsheet.core.params import FieldsParams, NormalizeParams
 from broadsheet.inputs import read as reading
 from broadsheet.inputs import walk
 from broadsheet.inputs.names import identify
-from helpers import article, normalized_records, settings, tree_bytes, write
+from helpers import article, key, normalized_records, settings, tree_bytes, write
 
 
 def planned(root, name: str):
@@ -156,3 +159,58 @@ def test_a_task_sends_its_sources_as_columns_and_the_worker_makes_the_same_sourc
     assert sent == plan.sources(everything) and len(sent) == 4
     assert {s.kind for s in sent} == {"file", "tar"} and len({s.path for s in sent}) == 3
     assert [s.relpath for s in plan.sources(range(1, 3))] == [s.relpath for s in sent[1:3]]
+
+
+def _listing(names_sizes_kinds) -> pa.Table:
+    from broadsheet.inputs import archives
+
+    members = [
+        archives.Member(name, kind, size, 512 * (1 + 4 * i), "target" if kind != archives.REGULAR else "")
+        for i, (name, size, kind) in enumerate(names_sizes_kinds)
+    ]
+    table = walk.listing_table(members)
+    contents = [None if i % 3 else f"{i:064x}" for i in range(len(members))]
+    return table.set_column(5, "content", pa.array(contents, pa.string()))
+
+
+def _planned(table, params, fast: bool):
+    candidates, result = walk._Candidates(), walk.Plan()
+    if fast:
+        walk._add_listed("/raw/s.tar.gz", "sub/s.tar.gz", (3, 4), table, params, candidates, result)
+    else:
+        members, contents = walk._members_of(table)
+        walk._add_archive(
+            "/raw/s.tar.gz", "sub/s.tar.gz", (3, 4), members, None, {}, contents, params, candidates, result
+        )
+    return candidates.table(), result.rejected, result.input_files
+
+
+KEYED = [(f"{n:07d}_{key(n)}.txt", 100 + n, "file") for n in range(40)]
+
+
+@pytest.mark.parametrize(
+    "odd",
+    [
+        None,
+        ("0000041_ABCDEF0123456789.txt", 10, "file"),  # upper-case hex: the id is lower-cased either way
+        ("dir/0000042_abcdef0123456789.txt", 10, "file"),
+        ("notes.txt", 10, "file"),
+        ("0000043_abcdef0123456789.txt", 1 << 30, "file"),  # too large
+        ("0000044_abcdef0123456789.txt", 0, "symlink"),  # a symbolic link
+        ("٠٤٥_abcdef0123456789.txt", 10, "file"),  # digits Python's \d takes and RE2's does not
+        ("0000046_abcdef0123456789.txt\n", 10, "file"),  # Python's $ matches before a last newline
+        ("0000047_abcdef0123456789.txt\udcff", 10, "file"),  # a byte that is not UTF-8
+        ("0000048_abcdef0123456789.md", 10, "file"),  # a name include does not take
+    ],
+)
+def test_a_tar_shard_listed_before_is_planned_as_its_members_one_by_one_would_be(odd, monkeypatch):
+    """The walk takes a listing from a previous run a column at a time when every member is plain; whatever
+    the listing, the plan is the one ``_add_archive`` makes member by member."""
+    params = NormalizeParams(include=("*.txt",), max_file_bytes=1 << 20)
+    table = _listing(KEYED + ([odd] if odd else []) + KEYED[:2])
+    slow = _planned(table, params, False)
+    if odd is None:  # all plain: no member by member
+        monkeypatch.setattr(walk, "_members_of", None)
+    fast = _planned(table, params, True)
+    assert fast[0].equals(slow[0]) and fast[1:] == slow[1:]
+    assert fast[2] == len(table)

@@ -32,7 +32,7 @@ from broadsheet.core.files import known_sha256
 from broadsheet.core.params import NormalizeParams
 from broadsheet.core.values import Rejected, Source
 from broadsheet.inputs import archives, records
-from broadsheet.inputs.names import display_path, identify
+from broadsheet.inputs.names import KEYED_NAME, display_path, identify
 from broadsheet.inputs.opening import CHANGED, Changed, open_planned
 
 NOT_A_DOCUMENT = "not_a_document"
@@ -190,6 +190,15 @@ class _Candidates:
         if len(ids) >= _BATCH_ROWS:
             self._flush()
 
+    def add_columns(self, columns: dict[str, pa.Array | pa.ChunkedArray]) -> None:
+        """Add candidates given as columns (``name`` left out: null), after those added before."""
+        self._flush()
+        rows = len(columns["id"])
+        for chunks, column in zip(self.chunks, _COLUMNS):
+            values = columns.get(column.name)
+            values = pa.nulls(rows, column.type) if values is None else values
+            chunks.extend(values.chunks if isinstance(values, pa.ChunkedArray) else [values])
+
     def _flush(self) -> None:
         for values, chunks, column in zip(self.columns, self.chunks, _COLUMNS):
             chunks.append(pa.array(values, column.type, memory_pool=_POOL))
@@ -296,12 +305,13 @@ def plan(
     listed = dict(zip(unknown, list_archives(lister, [(found[i][0], found[i][2]) for i in unknown])))
     for i, (path, relpath, identity) in enumerate(found):
         if i in listed:
-            (members, error, records_of), contents = listed[i], {}
+            members, error, records_of = listed[i]
+            container = _add_archive(
+                path, relpath, identity, members, error, records_of, {}, params, candidates, result
+            )
         else:
-            (members, contents), error, records_of = _members_of(listings[digests[i][0]]), None, {}
-        container = _add_archive(
-            path, relpath, identity, members, error, records_of, contents, params, candidates, result
-        )
+            error = None
+            container = _add_listed(path, relpath, identity, listings[digests[i][0]], params, candidates, result)
         if digests[i] is not None and error is None:
             (digest, stamp), table = digests[i], listing_table(members) if i in listed else listings[digests[i][0]]
             result.listings[container] = (digest, table, stamp)
@@ -558,6 +568,55 @@ def _add_archive(
     elif not members:
         result.input_files += 1
         result.rejected.append(Rejected(relpath, "empty_archive", "no members, or only folders"))
+    return archive
+
+
+_KEYED = KEYED_NAME.pattern
+"""Taken by Arrow's RE2, where a digit is an ASCII one and ``$`` the end alone: a name it matches, Python's
+``KEYED_NAME`` matches with the same groups (not always the other way round)."""
+
+
+def _add_listed(
+    path: str,
+    relpath: str,
+    identity: tuple[int, int],
+    table: pa.Table,
+    params: NormalizeParams,
+    candidates: _Candidates,
+    result: Plan,
+) -> int:
+    """``_add_archive`` of a tar shard listed before (``table``: its LISTING rows), a column at a time when every
+    member is a regular file at the top of the shard, named ``NNN_<16 hex>.txt`` by a name ``include`` takes, and
+    of at most ``max_file_bytes``: the Sources ``_add_archive`` would add, in its order, without a Python object
+    per member. Any other shard goes through ``_add_archive``."""
+    keyed = pc.extract_regex(table["name"], _KEYED)
+    plain = (
+        params.format == "article_txt"
+        and table.num_rows > 0
+        and keyed.null_count == 0
+        and pc.all(pc.equal(table["kind"], archives.REGULAR)).as_py()
+        and pc.max(table["size"]).as_py() <= params.max_file_bytes
+    )
+    names = table["name"].cast(pa.string()) if plain else None  # ASCII: each matched _KEYED
+    if not plain or not all(map(_matcher(params.include), names.to_pylist())):
+        members, contents = _members_of(table)
+        return _add_archive(path, relpath, identity, members, None, {}, contents, params, candidates, result)
+    archive = candidates.container(path, "tar")
+    ordinals, keys = (pc.struct_field(keyed, name) for name in ("ordinal", "key"))
+    candidates.add_columns(
+        {
+            "container": pa.array([archive] * table.num_rows, pa.int32()),
+            "relpath": pc.binary_join_element_wise(display_path([relpath, ""]), names, ""),
+            "id": pc.utf8_lower(keys.cast(pa.string())),
+            "ordinal": ordinals.cast(pa.string()).cast(pa.int64()),
+            "offset": table["offset"],
+            "size": table["size"],
+            "device": pa.array([identity[0]] * table.num_rows, pa.uint64()),
+            "inode": pa.array([identity[1]] * table.num_rows, pa.uint64()),
+            "content": table["content"],
+        }
+    )
+    result.input_files += table.num_rows
     return archive
 
 
