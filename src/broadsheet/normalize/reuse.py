@@ -211,10 +211,14 @@ def archive_listings(
         pc.is_in(containers, value_set=pa.array(list(listed), containers.type)),
     )
     containers, offsets, contents = (pc.filter(column, read) for column in (containers, offsets, contents))
+    by_container = pc.sort_indices(containers)  # each container's sources one run: found by bisection, not a scan
+    containers, offsets, contents = (pc.take(column, by_container) for column in (containers, offsets, contents))
+    runs = containers.to_numpy()
     by_digest: dict[str, tuple[pa.Table, pa.Array]] = {}
     for container, (digest, table) in listed.items():
-        mine = pc.equal(containers, container)
-        found = pc.take(pc.filter(contents, mine), pc.index_in(table["offset"], value_set=pc.filter(offsets, mine)))
+        start, stop = np.searchsorted(runs, [container, container + 1]).tolist()
+        mine = pc.index_in(table["offset"], value_set=offsets.slice(start, stop - start))
+        found = pc.take(contents.slice(start, stop - start), mine)
         if digest in by_digest:
             found = pc.coalesce(by_digest[digest][1], found)
         by_digest[digest] = (table, found)
