@@ -27,10 +27,17 @@ def digest(columns: list[pa.Array | pa.ChunkedArray], salt: str = "") -> str:
     """sha256 of ``salt`` and of a line a row: its values as text, joined by NUL, ended by a newline (a null as
     ``\\N``), the lines joined in Arrow."""
     text = [pc.fill_null(c.cast(pa.string()), "\\N") for c in columns]
-    lines = pc.binary_join_element_wise(*text[:-1], pc.binary_join_element_wise(text[-1], "", "\n"), "\0")
-    lines = lines.combine_chunks() if isinstance(lines, pa.ChunkedArray) else lines
     found = hashlib.sha256(salt.encode())
-    if len(lines):
-        whole = pa.ListArray.from_arrays(pa.array([0, len(lines)], pa.int32()), lines)
-        found.update(pc.binary_join(whole, "")[0].as_buffer())
+    found.update(lines(text, "\0"))
     return found.hexdigest()
+
+
+def lines(columns: list[pa.Array | pa.ChunkedArray], separator: str) -> pa.Buffer | bytes:
+    """The rows of string ``columns`` (no nulls) as text: each row's values joined by ``separator`` and ended by a
+    newline, the rows back to back, all joined in Arrow."""
+    joined = pc.binary_join_element_wise(*columns[:-1], pc.binary_join_element_wise(columns[-1], "", "\n"), separator)
+    joined = joined.combine_chunks() if isinstance(joined, pa.ChunkedArray) else joined
+    if not len(joined):
+        return b""
+    whole = pa.ListArray.from_arrays(pa.array([0, len(joined)], pa.int32()), joined)
+    return pc.binary_join(whole, "")[0].as_buffer()

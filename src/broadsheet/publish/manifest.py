@@ -10,7 +10,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from broadsheet.core import schema
+from broadsheet.core import columns, schema
 from broadsheet.core.params import SPLITS
 
 DIGEST_BYTES = hashlib.sha256().digest_size
@@ -80,7 +80,7 @@ def hex_strings(digests: bytes) -> pa.StringArray:
 def rows(records: pa.Table, content: pa.Array) -> pa.Table:
     """The manifest rows of ``records`` (columns ``id``, ``split``, ``text_sha256``, ``source.path`` and
     ``source.raw_sha256``), ``content`` being their content hashes."""
-    columns = {
+    by_name = {
         "id": records.column("id"),
         "split": records.column("split"),
         "text_sha256": records.column("text_sha256"),
@@ -89,7 +89,7 @@ def rows(records: pa.Table, content: pa.Array) -> pa.Table:
         "raw_sha256": records.column("source.raw_sha256"),
     }
     target = schema.manifest().arrow
-    return pa.Table.from_arrays([columns[name] for name in target.names], schema=target)
+    return pa.Table.from_arrays([by_name[name] for name in target.names], schema=target)
 
 
 FINGERPRINT_BATCH_ROWS = 1 << 16
@@ -98,17 +98,24 @@ FINGERPRINT_BATCH_ROWS = 1 << 16
 def fingerprint(pairs: pa.Table) -> str:
     """The corpus fingerprint of a table of (id, text_sha256) rows: one hash of them sorted, whatever the shards,
     engine or worker count that produced them. Equal fingerprints, equal document sets and texts."""
-    digest = hashlib.sha256()
-    ordered = pairs.select(["id", "text_sha256"]).sort_by([("id", "ascending"), ("text_sha256", "ascending")])
-    for batch in ordered.to_batches(max_chunksize=FINGERPRINT_BATCH_ROWS):  # Arrow sorts UTF-8 as code points
-        ids, digests = batch.column(0).to_pylist(), batch.column(1).to_pylist()
-        digest.update("".join(f"{doc_id}\t{text}\n" for doc_id, text in zip(ids, digests)).encode())
-    return "sha256:" + digest.hexdigest()
+    return _hashed(_sorted(pairs.select(["id", "text_sha256"])))
 
 
 def fingerprints(manifest: pa.Table) -> dict[str, str]:
-    """The fingerprint of the whole corpus (``all``) and of each split, from its manifest."""
-    found = {"all": fingerprint(manifest)}
+    """The fingerprint of the whole corpus (``all``) and of each split, from its manifest (sorted once)."""
+    ordered = _sorted(manifest.select(["id", "text_sha256", "split"]))
+    found = {"all": _hashed(ordered)}
     for split in SPLITS:
-        found[split] = fingerprint(manifest.filter(pc.equal(manifest.column("split"), split)))
+        found[split] = _hashed(ordered.filter(pc.equal(ordered.column("split"), split)))
     return found
+
+
+def _sorted(rows: pa.Table) -> pa.Table:
+    return rows.sort_by([("id", "ascending"), ("text_sha256", "ascending")])  # Arrow sorts UTF-8 as code points
+
+
+def _hashed(ordered: pa.Table) -> str:
+    digest = hashlib.sha256()
+    for batch in ordered.select(["id", "text_sha256"]).to_batches(max_chunksize=FINGERPRINT_BATCH_ROWS):
+        digest.update(columns.lines(batch.columns, "\t"))  # "{id}\t{text_sha256}\n" a row
+    return "sha256:" + digest.hexdigest()
