@@ -34,7 +34,7 @@ def candidate_pairs(keys: np.ndarray, rows: np.ndarray | None = None) -> set[tup
     pairs: set[tuple[int, int]] = set()
     for band in range(keys.shape[1]):
         column = keys[:, band] if rows is None else keys[rows, band]
-        order = np.argsort(column, kind="stable")
+        order = np.argsort(column)  # not stable, a few times faster: each bucket's rows are sorted below
         sorted_keys = column[order]
         starts = np.flatnonzero(np.concatenate([[True], sorted_keys[1:] != sorted_keys[:-1]]))
         ends = np.concatenate([starts[1:], [len(order)]])

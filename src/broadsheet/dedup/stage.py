@@ -19,6 +19,7 @@ The output is a table of decisions (format: ``folder``), not a copy of the corpu
 from __future__ import annotations
 
 from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -307,7 +308,11 @@ def _find(paths: list[Path], params: Params, previous: reuse.Previous, folder: P
 def _columns(paths: list[Path]) -> tuple[list[_Shard], pa.Array, pa.Array, pa.Array]:
     """The shards, and the ids, source paths and text hashes of every row in order, as Arrow arrays (smaller than
     Python lists)."""
-    tables = [normalized_folder.read(p, ["id", "text_sha256", "source.path"]).flatten() for p in paths]
+    def light(path: Path) -> pa.Table:
+        return normalized_folder.read(path, ["id", "text_sha256", "source.path"]).flatten()
+
+    with ThreadPoolExecutor(engines.default_workers()) as pool:  # Arrow reads without the GIL
+        tables = list(pool.map(light, paths))
     shards, offset = [], 0
     for path, table in zip(paths, tables):
         shards.append(_Shard(path, table.num_rows, offset, reuse.texts_digest(table.column("text_sha256"))))
