@@ -55,3 +55,11 @@ def test_editing_or_removing_a_row_touches_at_most_two_shards():
 def test_a_run_of_ids_without_a_boundary_is_cut_at_the_cap():
     no_boundary = [i for i in (key(n) for n in range(5000)) if not ends_shard(i, 2)][: 3 * MAX_FACTOR * 2]
     assert [len(r) for r in spans(no_boundary, 2)] == [MAX_FACTOR * 2] * 3
+
+
+def test_the_points_that_cut_shards_never_change():
+    """Where shards end must not move between versions of broadsheet: every shard file would be new."""
+    from broadsheet.core.shards import points
+
+    found = points(["a", "0123456789abcdef", "é", ""], b"bs-shard").tolist()
+    assert found == [3635165471939353468, 3657121502994772322, 14961685334669842886, 2512630623892440068]

@@ -308,6 +308,7 @@ def _find(paths: list[Path], params: Params, previous: reuse.Previous, folder: P
 def _columns(paths: list[Path]) -> tuple[list[_Shard], pa.Array, pa.Array, pa.Array]:
     """The shards, and the ids, source paths and text hashes of every row in order, as Arrow arrays (smaller than
     Python lists)."""
+
     def light(path: Path) -> pa.Table:
         return normalized_folder.read(path, ["id", "text_sha256", "source.path"]).flatten()
 

@@ -7,12 +7,12 @@ the ratios stay the same, and adding documents never moves old ones.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable
 
 import numpy as np
 import pyarrow as pa
 
+from broadsheet.core import shards
 from broadsheet.core.params import SPLITS
 
 
@@ -23,8 +23,7 @@ def split_of(doc_id: str, ratios: dict[str, float]) -> str:
 def splits_of(ids: Iterable[str], ratios: dict[str, float]) -> pa.Array:
     """The split of each id. Its point is ``blake2b / 2**64``: a uint64 rounded to a double and scaled by a power
     of two, the same double as Python's correctly rounded ``int / 2**64``."""
-    digests = b"".join(hashlib.blake2b(i.encode("utf-8"), digest_size=8, person=b"bs-split").digest() for i in ids)
-    points = np.frombuffer(digests, dtype=">u8").astype(np.float64) / 2.0**64
+    points = shards.points(ids, b"bs-split").astype(np.float64) / 2.0**64
     chosen = np.full(len(points), -1)
     upper = 0.0
     for k, name in enumerate(SPLITS):
